@@ -1,0 +1,45 @@
+"""Shared test set-up: offline, artifacts in a temporary folder, one tiny FIM dataset per session."""
+
+import os
+import tempfile
+
+# before transformers / datasets are imported anywhere: no test touches the network
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# notebooks executed by the tests (papermill, nbval) write here, never into the repo's artifacts/
+os.environ.setdefault("DISTIL_ARTIFACTS", tempfile.mkdtemp(prefix="distil-artifacts-"))
+
+import pytest  # noqa: E402
+
+from utils.config import REPO_ROOT, load_config  # noqa: E402
+
+REAL_MOONSCRIPT = REPO_ROOT.parent / "shared" / "data" / "moonscript-real"
+
+
+@pytest.fixture(scope="session")
+def fim_cfg(tmp_path_factory):
+    """A tiny config whose 'fim' stage (notebook 02's artifact) is built once per session."""
+    from utils.data import save_stage, stage_dir
+    from utils.fim import build_fim_dataset
+
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path_factory.mktemp("session-artifacts")), run_name="unit")
+    save_stage(build_fim_dataset(cfg), stage_dir(cfg, "fim"))
+    return cfg
+
+
+@pytest.fixture
+def cfg(tmp_path, fim_cfg):
+    """A tiny config in a fresh folder whose 'fim' stage is the session's (linked, not rebuilt)."""
+    c = load_config("tiny", artifacts_dir=str(tmp_path), run_name="unit")
+    c.run_dir.mkdir(parents=True)
+    (c.run_dir / "fim").symlink_to(fim_cfg.run_dir / "fim")
+    return c
+
+
+@pytest.fixture(scope="session")
+def fim_dataset(fim_cfg):
+    """The session's tiny FIM DatasetDict (train / valid / test)."""
+    from utils.data import load_stage
+
+    return load_stage(fim_cfg, "fim")

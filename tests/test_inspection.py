@@ -1,0 +1,68 @@
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REAL_MOONSCRIPT
+from utils.config import REPO_ROOT, STUDENT_HUB_ID, TEACHER_HUB_ID
+from utils.inspection import REAL_CONFIGS, count_parameters, describe, diff_html, kv_cache_bytes, roundtrip_report
+
+
+def test_real_sizes_from_meta_device():
+    assert 1.10e9 < count_parameters(REAL_CONFIGS[TEACHER_HUB_ID]) < 1.15e9  # santacoder: about 1.1B
+    assert 76.5e6 < count_parameters(REAL_CONFIGS[STUDENT_HUB_ID]) < 77.5e6  # flan-t5-small: about 77M
+
+
+def test_architecture_facts():
+    t, s = describe(REAL_CONFIGS[TEACHER_HUB_ID]), describe(REAL_CONFIGS[STUDENT_HUB_ID])
+    assert t["key/value heads"] == "1 (multi-query)" and t["context (tokens)"] == 2048
+    assert s["tied lm_head"] is False and s["layers"] == "8 enc + 8 dec"
+    # multi-query: the teacher's KV cache is n_head times smaller than multi-head would be
+    mha = REAL_CONFIGS[TEACHER_HUB_ID].to_dict() | {"multi_query": False}
+    from transformers import GPTBigCodeConfig
+
+    assert kv_cache_bytes(GPTBigCodeConfig(**mha), 100) == 16 * kv_cache_bytes(REAL_CONFIGS[TEACHER_HUB_ID], 100)
+
+
+def test_diff_html_marks_lost_whitespace():
+    out = diff_html("a\n  b {c}", "a b c")
+    assert "<del" in out and "⏎" in out and "{" in out
+
+
+def _rates(report: str) -> dict[str, float]:
+    lines = [l.split() for l in report.splitlines() if l.strip().endswith(")") and "%" in l]
+    return {" ".join(p[:-2]): float(p[-2].rstrip("%")) for p in lines}
+
+
+def test_roundtrip_on_sample_corpus():
+    rates = _rates(roundtrip_report(REPO_ROOT / "data" / "moonscript", show_files=False))
+    assert rates["teacher"] == 100.0
+    assert rates["student (code-safe)"] == 100.0
+    assert rates["student (raw)"] < 20.0
+
+
+@pytest.mark.skipif(not REAL_MOONSCRIPT.exists(), reason="../shared/data/moonscript-real is not beside this checkout")
+def test_roundtrip_cli_on_real_moonscript():
+    out = subprocess.run(
+        [sys.executable, "-m", "utils", "roundtrip", str(REAL_MOONSCRIPT)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=True,
+    ).stdout
+    assert "DAMAGED" in out  # the per-file table shows the raw student's damage
+    rates = _rates(out)
+    assert rates["teacher"] == 100.0 and rates["student (code-safe)"] == 100.0
+    assert rates["student (raw)"] < 20.0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["roundtrip", "no/such/dir"], "is not a folder"),
+        (["run", "--profile", "huge"], "unknown profile 'huge'"),
+        (["run", "--set", "batchsize=3"], "unknown setting 'batchsize'"),
+    ],
+)
+def test_cli_bad_input_is_one_line(argv, message):
+    res = subprocess.run([sys.executable, "-m", "utils", *argv], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -1,0 +1,109 @@
+"""Command line: `python -m utils <command> --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .config import UserError
+
+
+def _settings(pairs: list[str]) -> dict:
+    """Parse `--set key=value` pairs; values are read as JSON when they parse, else as strings."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UserError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from .runner import run_series
+
+    run_dir = run_series(args.profile, args.run_name, _settings(args.set), args.only, args.regenerate)
+    report = run_dir / "report" / "results.csv"
+    print(f"run finished: artifacts in {run_dir}")
+    if report.exists():
+        print(f"report: {report}")
+
+
+def cmd_roundtrip(args: argparse.Namespace) -> None:
+    from .inspection import roundtrip_report
+
+    table = roundtrip_report(args.dir, args.profile, show_files=not args.summary)
+    print(table)
+
+
+def cmd_fim(args: argparse.Namespace) -> None:
+    from .fim import build_fim_dataset_cli
+
+    build_fim_dataset_cli(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    if args.what == "teacher":
+        from .teacher import bench_teacher
+
+        bench_teacher(args)
+    else:
+        from .evaluation import bench_student
+
+        bench_student(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m utils`."""
+    parser = argparse.ArgumentParser(prog="python -m utils", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", default="tiny", help="tiny (offline, default), colab or full")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting of utils/config.py (repeatable)")
+
+    p = sub.add_parser("run", help="execute the notebook series with papermill into artifacts/<run_name>/")
+    common(p)
+    p.add_argument("--run-name", default=None, help="folder under artifacts/ (default: the profile's name)")
+    p.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. --only 01 02")
+    p.add_argument("--regenerate", action="store_true", help="execute the committed notebooks in place (refreshes their saved outputs)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("roundtrip", help="does encode then decode give each .moon file back, per tokenizer?")
+    common(p)
+    p.add_argument("dir", help="folder searched recursively for .moon files")
+    p.add_argument("--summary", action="store_true", help="only the rate per tokenizer, no per-file table")
+    p.set_defaults(func=cmd_roundtrip)
+
+    p = sub.add_parser("fim", help="build the FIM dataset (notebook 02) without the notebook")
+    common(p)
+    p.add_argument("--corpus", default="sample", help="sample, the-stack, or a folder of .moon files")
+    p.add_argument("--out", default=None, help="output folder (default: artifacts/<run_name>/fim)")
+    p.set_defaults(func=cmd_fim)
+
+    p = sub.add_parser("bench", help="speed figures: `teacher` (ours vs the seed project's loop) or `student` (vs teacher)")
+    common(p)
+    p.add_argument("what", choices=["teacher", "student"])
+    p.add_argument("--examples", type=int, default=None, help="how many examples to time")
+    p.set_defaults(func=cmd_bench)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished work is saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Profiles: every knob of the series in one place (tiny / colab / full)."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class UserError(Exception):
+    """A problem the user can fix; the message names the problem and the fix."""
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TEACHER_HUB_ID = "bigcode/gpt_bigcode-santacoder"
+STUDENT_HUB_ID = "google/flan-t5-small"
+
+# santacoder's FIM special tokens, in the order its tokenizer defines them
+EOS = "<|endoftext|>"
+FIM_PREFIX = "<fim-prefix>"
+FIM_MIDDLE = "<fim-middle>"
+FIM_SUFFIX = "<fim-suffix>"
+FIM_PAD = "<fim-pad>"
+FIM_TOKENS = (EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD)
+
+# the hole marker in the student's input: T5's first span-corruption sentinel,
+# which is exactly what flan-t5 learned "a missing span goes here" means
+HOLE = "<extra_id_0>"
+
+
+@dataclass
+class Config:
+    """All settings of a run; build one with `load_config(profile, **overrides)`."""
+
+    profile: str = "tiny"
+    run_name: str = "tiny"
+    artifacts_dir: str = str(REPO_ROOT / "artifacts")
+    seed: int = 42
+    device: str = "auto"  # auto | cpu | cuda
+
+    # models: a hub id, a local folder, or "tiny-teacher" / "tiny-student"
+    teacher: str = "tiny-teacher"
+    student: str = "tiny-student"
+
+    # corpus (notebook 02)
+    corpus: str = "sample"  # sample | the-stack | a local folder of .moon files
+    streaming: bool = False
+    max_files: int | None = None
+    min_file_bytes: int = 64
+    max_file_bytes: int = 200_000
+    max_line_length: int = 1000
+    min_alnum_fraction: float = 0.25
+    drop_generated: bool = True
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    segment_tokens: int = 256  # teacher tokens per window
+    max_segments_per_file: int | None = 8
+    spans_per_segment: int = 2  # FIM examples cut from each segment (distinct middles)
+    span_proportions: dict[str, float] = field(
+        default_factory=lambda: {"single_line": 0.4, "multi_line": 0.4, "random_span": 0.2}
+    )
+    max_middle_lines: int = 6
+    max_middle_chars: int = 300
+    fim_mode: str = "psm"  # psm | spm
+    student_max_input_tokens: int = 512
+    student_reserve_tokens: int = 8  # kept free in student_input for the task prefix ("predict: ") and </s>
+    max_examples: dict[str, int | None] = field(
+        default_factory=lambda: {"train": None, "valid": None, "test": None}
+    )
+
+    # teacher generation (notebook 03)
+    teacher_backend: str = "transformers"  # transformers | openai
+    teacher_base_url: str | None = None
+    teacher_batch_size: int = 16
+    max_new_tokens: int = 96
+    do_sample: bool = False
+    temperature: float = 0.2
+    top_p: float = 0.95
+    num_samples: int = 1
+    dtype: str = "auto"  # auto | float32 | float16 | bfloat16
+    teacher_served_model: str | None = None  # model name sent to the endpoint (None: the teacher's hub id / local path)
+    teacher_concurrency: int = 4  # parallel requests when the endpoint takes one prompt per request (transformers serve)
+    teacher_max_retries: int = 4  # endpoint retries (exponential back-off) before giving up
+    teacher_timeout_s: float = 600.0  # per endpoint request
+    teacher_bench_examples: int = 48  # examples timed by `python -m utils bench teacher`
+
+    # rationales (notebook 04)
+    rationale_base_url: str | None = None  # None: a local server for "tiny-explainer" / a local folder, else OpenAI
+    rationale_model: str = "tiny-explainer"  # chat model name on the server, "tiny-explainer", or a local model folder
+    rationale_api_key_env: str = "OPENAI_API_KEY"  # NAME of the env variable / Colab secret holding the key (never the key)
+    rationale_max_words: int = 60  # the prompt asks for at most this many words
+    rationale_min_words: int = 6  # quality gate: shorter answers are rejected
+    rationale_max_tokens: int = 120  # completion limit per request (also the output side of the cost estimate)
+    rationale_temperature: float = 0.0
+    rationale_few_shot: int = 0  # hand-written example answers sent before each request (0-2)
+    rationale_quality_retries: int = 1  # re-asks (at temperature 0.7) when an answer fails the quality gate
+    rationale_concurrency: int = 4  # requests in flight at once
+    rationale_retries: int = 5  # retries after the first attempt on 429 / 5xx / timeouts / connection errors
+    rationale_backoff_s: float = 1.0  # base of the exponential backoff with jitter (tests use ~0.01)
+    rationale_backoff_max_s: float = 30.0  # longest backoff wait (a server's Retry-After is honoured up to 120 s)
+    rationale_timeout_s: float = 60.0  # per request
+    rationale_price_per_mtok: tuple[float, float] | None = None  # (input, output) USD per 1M tokens; None: dated table
+    max_cost_usd: float = 5.0  # the run stops before a request that could take spending past this
+    dry_run: bool = False  # estimate the cost only, send nothing
+
+    # training (notebook 05)
+    variants: tuple[str, ...] = ("finetune", "distill", "step_by_step")
+    alpha: float = 0.5
+    label_type: str = "teacher"  # teacher | gold
+    max_target_tokens: int = 128
+    max_rationale_tokens: int = 128
+    train_batch_size: int = 16
+    eval_batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-3
+    num_train_epochs: float = 30
+    max_steps: int = -1
+    eval_steps: int = 50
+    logging_steps: int = 10  # training loss logged every N steps; eval_steps must be a multiple of it
+    warmup_steps: float = 0.0  # an int (steps) or a float in [0, 1) (share of all steps)
+    weight_decay: float = 0.0
+    early_stopping_patience: int = 4
+    keep_checkpoints: bool = False  # keep models/<variant>/checkpoints/ once a variant has finished
+    bf16: bool = False
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+
+    # evaluation (notebook 06)
+    bootstrap_samples: int = 1000
+    bench_examples: int = 32
+
+    @property
+    def run_dir(self) -> Path:
+        """Folder holding every artifact of this run."""
+        return Path(self.artifacts_dir) / self.run_name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the settings (for saving next to artifacts)."""
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # offline, CPU, minutes: the default of the run command and of every test
+    "tiny": {},
+    # the real models, sized to finish the series on a free Colab T4 in about an hour
+    "colab": dict(
+        run_name="colab",
+        teacher=TEACHER_HUB_ID,
+        student=STUDENT_HUB_ID,
+        corpus="the-stack",
+        max_files=600,
+        segment_tokens=512,
+        max_segments_per_file=4,
+        spans_per_segment=1,
+        max_examples={"train": 2000, "valid": 200, "test": 300},
+        teacher_batch_size=16,
+        max_new_tokens=128,
+        dtype="float16",
+        teacher_bench_examples=16,  # the seed's 512-token loop takes ~20 s per example on a T4
+        rationale_model="gpt-4o-mini",
+        rationale_few_shot=2,
+        max_cost_usd=2.0,
+        rationale_concurrency=8,
+        train_batch_size=16,
+        learning_rate=3e-4,
+        num_train_epochs=3,
+        eval_steps=100,
+        early_stopping_patience=3,
+    ),
+    # everything: the whole MoonScript part of The Stack
+    "full": dict(
+        run_name="full",
+        teacher=TEACHER_HUB_ID,
+        student=STUDENT_HUB_ID,
+        corpus="the-stack",
+        segment_tokens=1024,
+        max_segments_per_file=None,
+        spans_per_segment=1,
+        teacher_batch_size=32,
+        max_new_tokens=192,
+        dtype="bfloat16",
+        rationale_model="gpt-4o-mini",
+        rationale_few_shot=2,
+        max_cost_usd=50.0,
+        rationale_concurrency=16,
+        train_batch_size=32,
+        learning_rate=3e-4,
+        num_train_epochs=5,
+        eval_steps=500,
+        bf16=True,
+    ),
+}
+
+
+def load_config(profile: str = "tiny", **overrides: Any) -> Config:
+    """Settings of `profile` with any single value overridden; unknown names are refused."""
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    fields = {f.name for f in dataclasses.fields(Config)}
+    values = {"profile": profile, **PROFILES[profile]}
+    for key, value in overrides.items():
+        if value is None and key not in ("max_files", "teacher_base_url", "rationale_base_url", "hub_model_id", "rationale_price_per_mtok"):
+            continue  # papermill passes None for "keep the profile's value"
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=3)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            raise UserError(f"unknown setting {key!r}{hint}: see utils/config.py for the list")
+        values[key] = value
+    if "artifacts_dir" not in overrides and os.environ.get("DISTIL_ARTIFACTS"):
+        values["artifacts_dir"] = os.environ["DISTIL_ARTIFACTS"]
+    return Config(**values)
+
+
+def cache_dir() -> Path:
+    """Where tiny models and other built things are kept (DISTIL_CACHE, else .cache/ in the repo)."""
+    return Path(os.environ.get("DISTIL_CACHE", REPO_ROOT / ".cache"))

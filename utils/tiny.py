@@ -1,0 +1,283 @@
+"""The tiny profile's models: small, seeded, built offline once, loaded like the real ones.
+
+- tiny teacher: GPTBigCode with multi-query attention (santacoder's architecture), a
+  byte-level BPE tokenizer carrying santacoder's FIM tokens, briefly trained on the
+  sample corpus with the FIM objective (PSM and SPM) so its fill-ins look like code.
+- tiny student: T5 (gated-gelu, untied lm_head) with a Unigram tokenizer built by
+  transformers' own `T5Tokenizer`, so it fails on code exactly as flan-t5 does:
+  newlines, tabs and runs of spaces collapse, `{` and `}` are unknown.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from transformers import (
+    GPTBigCodeConfig,
+    GPTBigCodeForCausalLM,
+    PreTrainedTokenizerFast,
+    T5Config,
+    T5ForConditionalGeneration,
+    T5Tokenizer,
+)
+
+from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, REPO_ROOT, cache_dir
+from .fim import fim_prompt
+
+TINY_NAMES = ("tiny-teacher", "tiny-student")
+BUILD_VERSION = "1"  # bump when the recipe changes, so stale caches are rebuilt
+SAMPLE_DIR = REPO_ROOT / "data" / "moonscript"
+
+
+def tiny_dir(name: str) -> Path:
+    """Cache folder of a tiny model (`tiny-teacher` or `tiny-student`)."""
+    return cache_dir() / f"{name}-v{BUILD_VERSION}"
+
+
+def _read_corpus(corpus_dir: Path) -> list[str]:
+    files = sorted(corpus_dir.rglob("*.moon"))
+    if not files:
+        raise FileNotFoundError(f"no .moon files under {corpus_dir}: the sample corpus should be in data/moonscript")
+    return [f.read_text(encoding="utf-8") for f in files]
+
+
+def _held_out(texts: list[str]) -> tuple[list[str], list[str]]:
+    """Every 8th file is kept out of the tiny teacher's training, to measure it honestly."""
+    return [t for i, t in enumerate(texts) if i % 8 != 7], [t for i, t in enumerate(texts) if i % 8 == 7]
+
+
+# --------------------------------------------------------------------------- teacher
+
+
+def build_teacher_tokenizer(texts: list[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on `texts`, with santacoder's special tokens."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(FIM_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=EOS,
+        eos_token=EOS,
+        unk_token=EOS,
+        additional_special_tokens=[FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD],
+        model_max_length=512,
+    )
+
+
+def _windows(text: str, tok, max_tokens: int) -> list[str]:
+    """Cut a file into windows of whole lines holding at most `max_tokens` tokens each."""
+    out, cur, cur_len = [], [], 0
+    for line in text.splitlines(keepends=True):
+        n = len(tok.encode(line, add_special_tokens=False))
+        if cur and cur_len + n > max_tokens:
+            out.append("".join(cur))
+            cur, cur_len = [], 0
+        cur.append(line)
+        cur_len += n
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+def _fim_training_text(window: str, rng: random.Random) -> str:
+    """One training string: plain code (10%) or a FIM example in PSM or SPM order."""
+    if rng.random() < 0.1 or len(window) < 8:
+        return window + EOS
+    if rng.random() < 0.5:  # a block of whole lines, as our single_line / multi_line spans
+        starts = [0] + [i + 1 for i, c in enumerate(window) if c == "\n" and i + 1 < len(window)]
+        a = rng.randrange(len(starts))
+        b = min(len(starts), a + rng.randint(1, 4))
+        lo = starts[a]
+        hi = starts[b] if b < len(starts) else len(window)
+    else:  # two random character positions, as santacoder was trained
+        lo, hi = sorted(rng.sample(range(len(window) + 1), 2))
+    prefix, middle, suffix = window[:lo], window[lo:hi], window[hi:]
+    mode = "psm" if rng.random() < 0.5 else "spm"
+    return fim_prompt(prefix, suffix, mode) + middle + EOS
+
+
+def fim_loss(model, tok, windows: list[str], seed: int = 0) -> float:
+    """Mean next-token loss of `model` on FIM examples made from `windows` (seeded)."""
+    rng = random.Random(seed)
+    texts = [_fim_training_text(w, rng) for w in windows]
+    losses = []
+    model.eval()
+    with torch.no_grad():
+        for t in texts:
+            ids = torch.tensor([tok.encode(t)[: model.config.n_positions]])
+            losses.append(model(input_ids=ids, labels=ids).loss.item())
+    return sum(losses) / len(losses)
+
+
+def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 600, verbose: bool = True) -> dict:
+    """Train the tiny teacher on `texts` with the FIM objective and save it to `out`."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    tok = build_teacher_tokenizer(texts)
+    config = GPTBigCodeConfig(
+        vocab_size=len(tok),
+        n_positions=512,
+        n_embd=128,
+        n_layer=3,
+        n_head=4,
+        multi_query=True,
+        activation_function="gelu_pytorch_tanh",
+        bos_token_id=tok.convert_tokens_to_ids(EOS),
+        eos_token_id=tok.convert_tokens_to_ids(EOS),
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
+    model = GPTBigCodeForCausalLM(config)
+    train_texts, held_texts = _held_out(texts)
+    train_windows = [w for t in train_texts for w in _windows(t, tok, 200)]
+    held_windows = [w for t in held_texts for w in _windows(t, tok, 200)]
+    untrained_loss = fim_loss(model, tok, held_windows)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 30) * 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
+    pad_id = tok.convert_tokens_to_ids(FIM_PAD)
+    model.train()
+    start = time.time()
+    for step in range(steps):
+        batch = [_fim_training_text(rng.choice(train_windows), rng) for _ in range(16)]
+        enc = [tok.encode(b)[: config.n_positions] for b in batch]
+        width = max(map(len, enc))
+        ids = torch.full((len(enc), width), pad_id)
+        labels = torch.full((len(enc), width), -100)
+        for i, e in enumerate(enc):
+            ids[i, : len(e)] = torch.tensor(e)
+            labels[i, : len(e)] = torch.tensor(e)
+        loss = model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        if verbose and (step % 100 == 0 or step == steps - 1):
+            print(f"  tiny teacher step {step:4d}/{steps}  loss {loss.item():.3f}  ({time.time() - start:.0f}s)")
+    trained_loss = fim_loss(model, tok, held_windows)
+    model.generation_config.pad_token_id = pad_id
+    model.generation_config.eos_token_id = tok.convert_tokens_to_ids(EOS)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return {"untrained_fim_loss": untrained_loss, "trained_fim_loss": trained_loss}
+
+
+# --------------------------------------------------------------------------- student
+
+
+def build_student_tokenizer(texts: list[str], vocab_size: int = 1200) -> T5Tokenizer:
+    """A T5 tokenizer (transformers' own class) with a small Unigram vocabulary that lacks `{`, `}`."""
+    trainer_tok = Tokenizer(models.Unigram())
+    # flan-t5's vocabulary has no braces (C4 dropped pages containing them), no newline, no tab
+    trainer_tok.normalizer = normalizers.Replace(Regex(r"[{}\t\n\r]"), " ")
+    trainer_tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")]
+    )
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "</s>", "<unk>"],
+        unk_token="<unk>",
+        max_piece_length=12,
+        show_progress=False,
+    )
+    english = [
+        "The missing middle has to define the function that the code below calls, returning the value.",
+        "It must loop over the items in the table and add each one to the result list before returning it.",
+        "This line sets the field of the object, so that the method which follows can use it.",
+    ]
+    trainer_tok.train_from_iterator(texts + english * 20, trainer)
+    vocab = [(p, s) for p, s in trainer_tok.get_vocab_with_scores()] if hasattr(
+        trainer_tok, "get_vocab_with_scores"
+    ) else _unigram_vocab(trainer_tok)
+    vocab += [(f"<extra_id_{i}>", 0.0) for i in range(99, -1, -1)]  # T5's sentinels, last ids, reversed
+    return T5Tokenizer(vocab=vocab, extra_ids=100, model_max_length=512)
+
+
+def _unigram_vocab(tok: Tokenizer) -> list[tuple[str, float]]:
+    import json
+
+    return [tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]]
+
+
+def untie_lm_head(model: T5ForConditionalGeneration) -> None:
+    """Give the lm_head its own weights, as flan-t5 (T5 v1.1) has.
+
+    transformers 5 ties T5's lm_head to the shared embedding at construction; a
+    checkpoint holding two different matrices is loaded untied, as flan-t5's is.
+    """
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight))  # T5's init: std 1.0
+    model.all_tied_weights_keys.pop("lm_head.weight", None)
+
+
+def build_tiny_student(out: Path, texts: list[str], seed: int = 0) -> dict:
+    """Save an untrained T5 with flan-t5-small's shape in miniature to `out`."""
+    torch.manual_seed(seed)
+    tok = build_student_tokenizer(texts)
+    config = T5Config(
+        vocab_size=64 * math.ceil(len(tok) / 64),  # padded like flan-t5's 32128
+        d_model=128,
+        d_ff=256,
+        d_kv=32,
+        num_heads=4,
+        num_layers=2,
+        num_decoder_layers=2,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        relative_attention_num_buckets=32,
+        dropout_rate=0.1,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    model = T5ForConditionalGeneration(config)
+    untie_lm_head(model)
+    model.generation_config.decoder_start_token_id = 0
+    model.generation_config.pad_token_id = 0
+    model.generation_config.eos_token_id = 1
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return {"vocab_size": len(tok)}
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def ensure_tiny_model(name: str, corpus_dir: Path | None = None, verbose: bool = True) -> Path:
+    """Path of a tiny model, building it first (once, under a lock) if the cache lacks it."""
+    if name not in TINY_NAMES:
+        raise ValueError(f"unknown tiny model {name!r}: choose one of {TINY_NAMES}")
+    out = tiny_dir(name)
+    if (out / "config.json").exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if (out / "config.json").exists():  # built by another process while we waited
+            return out
+        texts = _read_corpus(corpus_dir or SAMPLE_DIR)
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        if verbose:
+            print(f"building {name} into {out} (once; about a minute on 2 CPU cores)")
+        build = build_tiny_teacher if name == "tiny-teacher" else build_tiny_student
+        stats = build(tmp, texts)
+        (tmp / "build_stats.json").write_text(__import__("json").dumps(stats, indent=1))
+        tmp.rename(out)
+    return out

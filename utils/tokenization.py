@@ -1,0 +1,131 @@
+"""Code-safe student tokenization: whatever the student reads or writes survives byte for byte.
+
+flan-t5's tokenizer splits on whitespace (newlines, tabs and runs of spaces vanish) and
+its vocabulary has no `{` or `}`. We keep its Unigram vocabulary, so every pretrained
+embedding keeps its meaning, and change only what surrounds it, the way Llama's
+sentencepiece tokenizer works:
+
+- no whitespace splitting: spaces become `▁` (as T5 already does) and a `▁` is prepended;
+- new pieces for newline, tab, runs of spaces and tabs, and every printable ASCII
+  character the vocabulary lacks (`{`, `}`, ...): their embeddings are initialised from
+  related rows, not left random;
+- byte fallback: any other character the vocabulary lacks is spelled as UTF-8 bytes
+  `<0x..>`, so no input can become `<unk>`;
+- a decoder that undoes exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+
+import torch
+from tokenizers import Tokenizer
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+SPACE = "▁"
+WHITESPACE_PIECES = ["\n", "\t", "\n\n"] + [SPACE * n for n in (2, 3, 4, 6, 8, 12, 16)] + ["\t" * n for n in (2, 3, 4)]
+BYTE_PIECES = [f"<0x{b:02X}>" for b in range(256)]
+CODE_SAFE_MARK = "code_safe"  # stored in the tokenizer's init kwargs so a saved one is recognised
+
+
+def encode_text(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Token ids of `text` with no special tokens added."""
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
+def decode_ids(tokenizer: PreTrainedTokenizerBase, ids: list[int], skip_special_tokens: bool = False) -> str:
+    """Text of `ids`, with no clean-up of spaces (which would damage code)."""
+    return tokenizer.decode(ids, skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=False)
+
+
+def roundtrips(tokenizer: PreTrainedTokenizerBase, text: str) -> bool:
+    """True when encode then decode gives `text` back byte for byte."""
+    return decode_ids(tokenizer, encode_text(tokenizer, text)) == text
+
+
+def is_code_safe(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """True for a tokenizer made (or saved) by `make_code_safe`."""
+    return bool(getattr(tokenizer, "init_kwargs", {}).get(CODE_SAFE_MARK))
+
+
+def make_code_safe(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerFast:
+    """A copy of a T5 (Unigram) tokenizer that round-trips any text byte for byte."""
+    if is_code_safe(tokenizer):
+        return tokenizer
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    if spec["model"]["type"] != "Unigram":
+        raise ValueError(f"make_code_safe expects a T5-style Unigram tokenizer, got {spec['model']['type']}")
+    vocab = spec["model"]["vocab"]
+    known = {piece for piece, _ in vocab}
+    new = [p for p in WHITESPACE_PIECES if p not in known]
+    # every printable ASCII character gets a piece of its own if it lacks one ({, }, ...)
+    new += [c for c in string.printable if c not in " \t\n\r\x0b\x0c" and c not in known]
+    new += ["\r"] if "\r" not in known else []
+    scores = [s for p, s in vocab if s < 0]
+    space_score = dict(vocab).get(SPACE, min(scores))
+    for piece in new:
+        # whitespace runs must beat n single spaces; other characters are as rare as the rarest piece
+        vocab.append([piece, space_score - 0.5 if piece.strip(SPACE + "\t\n") == "" else min(scores) - 1.0])
+    vocab += [[b, 0.0] for b in BYTE_PIECES if b not in known]
+    spec["model"]["byte_fallback"] = True
+    spec["normalizer"] = {
+        "type": "Sequence",
+        "normalizers": [
+            {"type": "Replace", "pattern": {"String": " "}, "content": SPACE},
+            {"type": "Prepend", "prepend": SPACE},
+        ],
+    }
+    spec["pre_tokenizer"] = None
+    spec["decoder"] = {
+        "type": "Sequence",
+        "decoders": [
+            {"type": "Replace", "pattern": {"String": SPACE}, "content": " "},
+            {"type": "ByteFallback"},
+            {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+        ],
+    }
+    backend = Tokenizer.from_str(json.dumps(spec))
+    special = [t for t in tokenizer.all_special_tokens if t not in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.pad_token)]
+    safe = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token=tokenizer.eos_token,
+        unk_token=tokenizer.unk_token,
+        pad_token=tokenizer.pad_token,
+        additional_special_tokens=special,
+        model_max_length=tokenizer.model_max_length,
+        clean_up_tokenization_spaces=False,
+        **{CODE_SAFE_MARK: True, "base_vocab_size": len(tokenizer)},
+    )
+    safe.name_or_path = tokenizer.name_or_path
+    return safe
+
+
+def resize_for_tokenizer(model: torch.nn.Module, base: PreTrainedTokenizerBase, safe: PreTrainedTokenizerBase) -> torch.nn.Module:
+    """Grow `model`'s embeddings to `safe`'s vocabulary and initialise the new rows sensibly.
+
+    Whitespace pieces start from the embedding of `▁` (a space); every other new piece
+    from the mean of the pretrained rows (Hewitt, 2021), in both the input embedding and
+    the untied lm_head.
+    """
+    old_rows = len(base)
+    if model.get_input_embeddings().weight.shape[0] < len(safe):
+        model.resize_token_embeddings(len(safe), mean_resizing=False)
+    space_id = base.convert_tokens_to_ids(SPACE)
+    with torch.no_grad():
+        for matrix in (model.get_input_embeddings().weight, model.get_output_embeddings().weight):
+            mean = matrix[:old_rows].mean(0)
+            for piece, idx in safe.get_vocab().items():
+                if idx < old_rows:
+                    continue
+                is_space = piece.strip(SPACE + "\t\n\r") == "" and not piece.startswith("<")
+                matrix[idx] = matrix[space_id] if is_space else mean
+    return model
+
+
+def token_overhead(tokenizer: PreTrainedTokenizerBase, reference: PreTrainedTokenizerBase, texts: list[str]) -> float:
+    """Tokens `tokenizer` needs per token of `reference` on the same texts (1.0 = equal)."""
+    mine = sum(len(encode_text(tokenizer, t)) for t in texts)
+    theirs = sum(len(encode_text(reference, t)) for t in texts)
+    return mine / max(theirs, 1)
