@@ -47,6 +47,12 @@ def cmd_fim(args: argparse.Namespace) -> None:
     build_fim_dataset_cli(args)
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from .training import train_cli
+
+    train_cli(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     if args.what == "teacher":
         from .teacher import bench_teacher
@@ -82,9 +88,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("fim", help="build the FIM dataset (notebook 02) without the notebook")
     common(p)
-    p.add_argument("--corpus", default="sample", help="sample, the-stack, or a folder of .moon files")
+    p.add_argument("--corpus", default=None, help="sample, the-stack, or a folder of .moon files (default: the profile's corpus)")
     p.add_argument("--out", default=None, help="output folder (default: artifacts/<run_name>/fim)")
     p.set_defaults(func=cmd_fim)
+
+    p = sub.add_parser("train", help="train the student variants (notebook 05) without the notebook; torchrun / accelerate launch ready")
+    common(p)
+    p.add_argument("--variants", nargs="+", choices=["finetune", "distill", "step_by_step"], help="default: the profile's variants")
+    p.add_argument("--retrain", action="store_true", help="train again even when an identical finished run is saved")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="speed figures: `teacher` (ours vs the seed project's loop) or `student` (vs teacher)")
     common(p)

@@ -112,16 +112,17 @@ class Config:
     label_type: str = "teacher"  # teacher | gold
     max_target_tokens: int = 128
     max_rationale_tokens: int = 128
-    train_batch_size: int = 16
+    train_batch_size: int = 8
     eval_batch_size: int = 32
     gradient_accumulation_steps: int = 1
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     num_train_epochs: float = 30
-    max_steps: int = -1
+    max_steps: int = 300  # > 0 overrides num_train_epochs: every variant gets the same number of updates
     eval_steps: int = 50
     logging_steps: int = 10  # training loss logged every N steps; eval_steps must be a multiple of it
-    warmup_steps: float = 0.0  # an int (steps) or a float in [0, 1) (share of all steps)
+    warmup_steps: float = 0.1  # an int (steps) or a float in [0, 1) (share of all steps)
     weight_decay: float = 0.0
+    student_dropout: float | None = 0.0  # the student's dropout while fine-tuning (None: the model's own, 0.1 for flan-t5)
     early_stopping_patience: int = 4
     keep_checkpoints: bool = False  # keep models/<variant>/checkpoints/ once a variant has finished
     bf16: bool = False
@@ -130,7 +131,10 @@ class Config:
 
     # evaluation (notebook 06)
     bootstrap_samples: int = 1000
-    bench_examples: int = 32
+    bench_examples: int = 32  # test examples timed per system (notebook 06, `python -m utils bench student`)
+    # CPU threads while timing (None: torch's default). Tiny models gain nothing from threads, and on shared
+    # cores extra threads make timings 10x slower and erratic; the real profiles time with every thread.
+    bench_threads: int | None = 1
 
     @property
     def run_dir(self) -> Path:
@@ -147,6 +151,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {},
     # the real models, sized to finish the series on a free Colab T4 in about an hour
     "colab": dict(
+        bench_threads=None,
         run_name="colab",
         teacher=TEACHER_HUB_ID,
         student=STUDENT_HUB_ID,
@@ -167,11 +172,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         train_batch_size=16,
         learning_rate=3e-4,
         num_train_epochs=3,
+        max_steps=-1,
+        student_dropout=None,
         eval_steps=100,
+        logging_steps=10,
         early_stopping_patience=3,
     ),
     # everything: the whole MoonScript part of The Stack
     "full": dict(
+        bench_threads=None,
         run_name="full",
         teacher=TEACHER_HUB_ID,
         student=STUDENT_HUB_ID,
@@ -189,7 +198,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         train_batch_size=32,
         learning_rate=3e-4,
         num_train_epochs=5,
+        max_steps=-1,
+        student_dropout=None,
         eval_steps=500,
+        logging_steps=50,
         bf16=True,
     ),
 }
@@ -202,7 +214,7 @@ def load_config(profile: str = "tiny", **overrides: Any) -> Config:
     fields = {f.name for f in dataclasses.fields(Config)}
     values = {"profile": profile, **PROFILES[profile]}
     for key, value in overrides.items():
-        if value is None and key not in ("max_files", "teacher_base_url", "rationale_base_url", "hub_model_id", "rationale_price_per_mtok"):
+        if value is None and key not in ("max_files", "teacher_base_url", "rationale_base_url", "hub_model_id", "rationale_price_per_mtok", "bench_threads"):
             continue  # papermill passes None for "keep the profile's value"
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=3)

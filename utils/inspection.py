@@ -37,9 +37,9 @@ REAL_CONFIGS: dict[str, PretrainedConfig] = {
 STUDENT_CONTEXT = 512  # T5 has relative positions; flan-t5 was trained with 512-token inputs
 
 
-def real_config(hub_id: str) -> PretrainedConfig:
-    """The real model's configuration: from the hub when reachable, else the copy kept here."""
-    if os.environ.get("HF_HUB_OFFLINE") != "1":
+def real_config(hub_id: str, online: bool = True) -> PretrainedConfig:
+    """The real model's configuration: from the hub when `online` and reachable, else the copy kept here."""
+    if online and os.environ.get("HF_HUB_OFFLINE") != "1":
         try:
             return load_model_config(hub_id)
         except UserError:
@@ -101,16 +101,17 @@ def describe(config: PretrainedConfig) -> dict:
 
 def size_table(configs: dict[str, PretrainedConfig]) -> pd.DataFrame:
     """Parameters and weight memory at fp32 / fp16 / int8 for each named config."""
+    counts = {name: count_parameters(cfg) for name, cfg in configs.items()}
+    unit, scale = ("GiB", 2**30) if max(counts.values()) > 2**27 else ("MiB", 2**20)
     rows = []
-    for name, cfg in configs.items():
-        n = count_parameters(cfg)
+    for name, n in counts.items():
         rows.append(
             {
                 "model": name,
                 "parameters (M)": round(n / 1e6, 1),
-                "fp32 (GiB)": round(n * 4 / 2**30, 2),
-                "fp16/bf16 (GiB)": round(n * 2 / 2**30, 2),
-                "int8 (GiB)": round(n / 2**30, 2),
+                f"fp32 ({unit})": round(n * 4 / scale, 2),
+                f"fp16/bf16 ({unit})": round(n * 2 / scale, 2),
+                f"int8 ({unit})": round(n / scale, 2),
             }
         )
     return pd.DataFrame(rows).set_index("model")
@@ -136,6 +137,9 @@ def kv_cache_bytes(config: PretrainedConfig, tokens: int, bytes_per_value: int =
 
 def profile_tokenizers(profile: str = "tiny", **overrides) -> dict[str, PreTrainedTokenizerBase]:
     """The profile's tokenizers: teacher, student as published, and the student made code-safe."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # we count tokens of whole files: no "longer than 512" warnings
     cfg = load_config(profile, **overrides)
     student = load_tokenizer(cfg.student)
     return {
@@ -176,9 +180,6 @@ def roundtrip_table(tokenizers: dict[str, PreTrainedTokenizerBase], texts: dict[
 
 def roundtrip_report(folder: str | Path, profile: str = "tiny", show_files: bool = True) -> str:
     """Text report for `python -m utils roundtrip DIR`: a per-file table and the rate per tokenizer."""
-    import transformers
-
-    transformers.logging.set_verbosity_error()  # long files exceed model_max_length: counting is all we do
     files = moon_files(folder)
     texts = read_texts(files)
     table = roundtrip_table(profile_tokenizers(profile), texts)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import shutil
 import time
 from pathlib import Path
 
 import torch
 from filelock import FileLock
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     GPTBigCodeConfig,
     GPTBigCodeForCausalLM,
@@ -32,13 +33,15 @@ from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS
 from .fim import fim_prompt
 
 TINY_NAMES = ("tiny-teacher", "tiny-student")
-BUILD_VERSION = "1"  # bump when the recipe changes, so stale caches are rebuilt
+BUILD_VERSION = "2"  # bump when the recipe changes, so stale caches are rebuilt
+STUDENT_BUILD_VERSION = "4"  # the student's own recipe (v3: lm_head at std d_model**-0.5; v4: sentencepiece vocabulary); the teacher keeps BUILD_VERSION
 SAMPLE_DIR = REPO_ROOT / "data" / "moonscript"
 
 
 def tiny_dir(name: str) -> Path:
     """Cache folder of a tiny model (`tiny-teacher` or `tiny-student`)."""
-    return cache_dir() / f"{name}-v{BUILD_VERSION}"
+    version = STUDENT_BUILD_VERSION if name == "tiny-student" else BUILD_VERSION
+    return cache_dir() / f"{name}-v{version}"
 
 
 def _read_corpus(corpus_dir: Path) -> list[str]:
@@ -56,7 +59,7 @@ def _held_out(texts: list[str]) -> tuple[list[str], list[str]]:
 # --------------------------------------------------------------------------- teacher
 
 
-def build_teacher_tokenizer(texts: list[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+def build_teacher_tokenizer(texts: list[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:
     """Byte-level BPE trained on `texts`, with santacoder's special tokens."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -123,7 +126,7 @@ def fim_loss(model, tok, windows: list[str], seed: int = 0) -> float:
     return sum(losses) / len(losses)
 
 
-def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 600, verbose: bool = True) -> dict:
+def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 300, verbose: bool = True) -> dict:
     """Train the tiny teacher on `texts` with the FIM objective and save it to `out`."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -138,9 +141,9 @@ def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 
         activation_function="gelu_pytorch_tanh",
         bos_token_id=tok.convert_tokens_to_ids(EOS),
         eos_token_id=tok.convert_tokens_to_ids(EOS),
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
+        resid_pdrop=0.1,  # 40 files are few: dropout keeps it from memorising them
+        embd_pdrop=0.1,
+        attn_pdrop=0.1,
     )
     model = GPTBigCodeForCausalLM(config)
     train_texts, held_texts = _held_out(texts)
@@ -184,37 +187,40 @@ def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 
 
 
 def build_student_tokenizer(texts: list[str], vocab_size: int = 1200) -> T5Tokenizer:
-    """A T5 tokenizer (transformers' own class) with a small Unigram vocabulary that lacks `{`, `}`."""
-    trainer_tok = Tokenizer(models.Unigram())
+    """A T5 tokenizer (transformers' own class) with a small sentencepiece Unigram vocabulary that lacks `{`, `}`.
+
+    Trained with sentencepiece, as T5's own vocabulary was (single-threaded: deterministic).
+    """
+    import io
+
+    import sentencepiece as spm
+
     # flan-t5's vocabulary has no braces (C4 dropped pages containing them), no newline, no tab
-    trainer_tok.normalizer = normalizers.Replace(Regex(r"[{}\t\n\r]"), " ")
-    trainer_tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")]
-    )
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size,
-        special_tokens=["<pad>", "</s>", "<unk>"],
-        unk_token="<unk>",
-        max_piece_length=12,
-        show_progress=False,
-    )
+    clean = [re.sub(r"[{}\t\n\r]", " ", t) for t in texts]
     english = [
         "The missing middle has to define the function that the code below calls, returning the value.",
         "It must loop over the items in the table and add each one to the result list before returning it.",
         "This line sets the field of the object, so that the method which follows can use it.",
     ]
-    trainer_tok.train_from_iterator(texts + english * 20, trainer)
-    vocab = [(p, s) for p, s in trainer_tok.get_vocab_with_scores()] if hasattr(
-        trainer_tok, "get_vocab_with_scores"
-    ) else _unigram_vocab(trainer_tok)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(clean + english * 20),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        max_sentencepiece_length=12,
+        max_sentence_length=100_000,
+        num_threads=1,
+        hard_vocab_limit=False,  # a small corpus may not fill the vocabulary
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    pieces = [(sp.id_to_piece(i), round(sp.get_score(i), 4)) for i in range(sp.get_piece_size())]
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(p, s) for i, (p, s) in enumerate(pieces) if not (sp.is_control(i) or sp.is_unknown(i))]
     vocab += [(f"<extra_id_{i}>", 0.0) for i in range(99, -1, -1)]  # T5's sentinels, last ids, reversed
     return T5Tokenizer(vocab=vocab, extra_ids=100, model_max_length=512)
-
-
-def _unigram_vocab(tok: Tokenizer) -> list[tuple[str, float]]:
-    import json
-
-    return [tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]]
 
 
 def untie_lm_head(model: T5ForConditionalGeneration) -> None:
@@ -223,7 +229,11 @@ def untie_lm_head(model: T5ForConditionalGeneration) -> None:
     transformers 5 ties T5's lm_head to the shared embedding at construction; a
     checkpoint holding two different matrices is loaded untied, as flan-t5's is.
     """
-    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight))  # T5's init: std 1.0
+    # T5's own init (std 1.0) gives an untied head logits of std ~sqrt(d_model): a step-0 loss near 70 (vs
+    # ln(vocab) ~ 7) and a student that, trained for a few hundred CPU steps, answers with whitespace only.
+    # A pretrained head is far smaller; d_model**-0.5 (the scale T5 applies to a tied head) starts it sane.
+    std = model.config.d_model**-0.5
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * std)
     model.all_tied_weights_keys.pop("lm_head.weight", None)
 
 

@@ -107,11 +107,22 @@ def resize_for_tokenizer(model: torch.nn.Module, base: PreTrainedTokenizerBase, 
 
     Whitespace pieces start from the embedding of `▁` (a space); every other new piece
     from the mean of the pretrained rows (Hewitt, 2021), in both the input embedding and
-    the untied lm_head.
+    the untied lm_head, which stays untied (and keeps its pretrained rows).
     """
     old_rows = len(base)
+    head = model.get_output_embeddings()
+    untied = head is not None and head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr()
+    old_head = head.weight.detach().clone() if untied else None
     if model.get_input_embeddings().weight.shape[0] < len(safe):
         model.resize_token_embeddings(len(safe), mean_resizing=False)
+    if untied and model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr():
+        # transformers 5 forces tie_word_embeddings=True on every T5 config, so resizing re-ties flan-t5's own
+        # lm_head to the input embeddings, silently throwing the pretrained head away: give it back, grown
+        rows = model.get_input_embeddings().weight.shape[0]
+        grown = old_head.new_zeros(rows, old_head.shape[1])
+        grown[: old_head.shape[0]] = old_head
+        model.get_output_embeddings().weight = torch.nn.Parameter(grown)
+        getattr(model, "all_tied_weights_keys", {}).pop("lm_head.weight", None)  # saved (and reloaded) untied
     space_id = base.convert_tokens_to_ids(SPACE)
     with torch.no_grad():
         for matrix in (model.get_input_embeddings().weight, model.get_output_embeddings().weight):

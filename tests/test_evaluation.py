@@ -1,0 +1,131 @@
+"""Evaluation (notebook 06) on a tiny synthetic run: report completeness, viewer, bench command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+import pytest
+from datasets import Dataset, DatasetDict
+
+from utils import evaluation as E
+from utils import metrics as M
+from utils.config import HOLE, load_config
+from utils.data import SAMPLE_DIR, save_stage
+from utils.fim import fim_prompt
+
+SPANS = ("single_line", "multi_line", "random_span")
+
+
+def _synthetic_rows(n_files: int = 4, per_file: int = 3) -> list[dict]:
+    """FIM rows cut by hand from the sample corpus: the contract's columns, no model needed."""
+    rows = []
+    for f, path in enumerate(sorted(SAMPLE_DIR.glob("*.moon"))[:n_files]):
+        lines = path.read_text().splitlines(keepends=True)
+        for k in range(per_file):
+            span = SPANS[(f + k) % 3]
+            start = 3 + 4 * k
+            stop = start + (1 if span == "single_line" else 2)
+            prefix, middle, suffix = "".join(lines[:start]), "".join(lines[start:stop]), "".join(lines[stop:stop + 6])
+            if span == "random_span":
+                middle, suffix = middle[: len(middle) // 2], middle[len(middle) // 2 :] + suffix
+            rows.append(dict(
+                id=f"{path.name}:{k}:{span}", source=f"sample/{path.name}", split="test",
+                prefix=prefix, middle=middle, suffix=suffix, span_type=span,
+                teacher_input=fim_prompt(prefix, suffix),
+                student_input=prefix[-300:] + HOLE + suffix[:300],
+            ))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def run_cfg(tmp_path_factory):
+    """A tiny run with fim + teacher stages and one 'trained' variant (the untrained student saved)."""
+    root = tmp_path_factory.mktemp("artifacts")
+    cfg = load_config("tiny", artifacts_dir=str(root), run_name="synthetic", bootstrap_samples=200,
+                      bench_examples=3, max_new_tokens=8, max_target_tokens=8, eval_batch_size=4, device="cpu")
+    rows = _synthetic_rows()
+    test = Dataset.from_list(rows)
+    save_stage(DatasetDict(test=test), cfg.run_dir / "fim")
+    # the 'teacher': right on every third example, a truncated answer elsewhere
+    answers = [r["middle"] if i % 3 == 0 else r["middle"][: len(r["middle"]) // 2] for i, r in enumerate(rows)]
+    save_stage(DatasetDict(test=test.add_column("teacher_middle", answers)), cfg.run_dir / "teacher")
+    model, tok = E.load_student_system(cfg, E.UNTRAINED)
+    model.save_pretrained(cfg.run_dir / "models" / "step_by_step")
+    tok.save_pretrained(cfg.run_dir / "models" / "step_by_step")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def evaluation(run_cfg):
+    return E.evaluate(run_cfg, progress=False)
+
+
+def test_systems_found(run_cfg):
+    assert E.list_systems(run_cfg) == ["teacher", "untrained", "step_by_step"]
+
+
+def test_report_is_complete(evaluation, run_cfg):
+    out = run_cfg.run_dir / "report"
+    for name in ("results.csv", "results.json", "results.md", "efficiency.csv", "paired.csv", "predictions.parquet",
+                 "metric_bars.png", "by_span_type.png", "quality_vs_latency.png"):
+        assert (out / name).stat().st_size > 0, name
+    results = pd.read_csv(out / "results.csv")
+    systems = ["teacher", "untrained", "step_by_step"]
+    # every system x quality metric x span type ('all' included) has a value and an interval around it
+    for system in systems:
+        for metric in M.METRICS:
+            for span in ("all", *SPANS):
+                row = results[(results.system == system) & (results.metric == metric) & (results.span_type == span)]
+                assert len(row) == 1, (system, metric, span)
+                r = row.iloc[0]
+                assert r.ci_low - 1e-9 <= r.value <= r.ci_high + 1e-9, (system, metric, span)
+        for metric in E.EFFICIENCY_METRICS:
+            assert len(results[(results.system == system) & (results.metric == metric)]) == 1, (system, metric)
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["rows"]) == len(results) and data["n_test_examples"] == 12
+    preds = pd.read_parquet(out / "predictions.parquet")
+    assert len(preds) == 12 * 3 and set(preds.system) == set(systems)
+
+
+def test_teacher_scores_match_hand_count(evaluation):
+    res = evaluation.results
+    em = res[(res.system == "teacher") & (res.metric == "exact_match") & (res.span_type == "all")].value.iloc[0]
+    assert em == pytest.approx(4 / 12)  # right on examples 0, 3, 6, 9
+    speed = res[(res.system == "teacher") & (res.metric == "speedup")].value.iloc[0]
+    assert speed == pytest.approx(1.0)
+
+
+def test_headline_table_and_paired(evaluation):
+    table = evaluation.table()
+    lines = table.splitlines()
+    assert lines[0].startswith("| system | EM |") and len(lines) == 2 + 3
+    assert "step_by_step" in table and "[" in table
+    pairs = evaluation.paired
+    assert {(a, b) for a, b in zip(pairs.system_a, pairs.system_b)} == {("step_by_step", "untrained"), ("step_by_step", "teacher")}
+    same = pairs[(pairs.system_b == "untrained") & (pairs.metric == "edit_similarity")].iloc[0]
+    assert same["diff"] == pytest.approx(0.0)  # the saved variant is the untrained student: identical outputs
+
+
+def test_error_analysis_and_viewer(evaluation):
+    preds = evaluation.predictions
+    table = E.error_analysis(preds, "teacher")
+    assert table["n"].sum() == 12
+    modes = E.failure_modes(preds, "teacher")
+    assert modes.loc["exact", "total"] == 4 and modes.loc["total", "total"] == 12
+    example = preds.id.iloc[0]
+    page = E.example_html(preds, example, "step_by_step")
+    assert "true middle" in page and "step_by_step" in page and "edit sim" in page
+    viewer = E.side_by_side_viewer(preds, "step_by_step")
+    assert "true middle" in viewer.children[-1].value
+
+
+def test_bench_student_prints_speedup(run_cfg, capsys, monkeypatch):
+    monkeypatch.setenv("DISTIL_ARTIFACTS", run_cfg.artifacts_dir)
+    sets = ["run_name=synthetic", "max_new_tokens=8", "max_target_tokens=8", "device=cpu"]
+    E.bench_student(argparse.Namespace(profile="tiny", set=sets, examples=2))
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("speedup: ") and out[-1].endswith("x")
+    assert float(out[-1].split()[1].rstrip("x")) > 0
+    assert any("teacher" in line for line in out) and any("step_by_step" in line for line in out)

@@ -1,0 +1,104 @@
+"""Metrics against values worked out by hand; bootstrap intervals and paired comparisons behave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils import metrics as M
+
+
+def test_exact_match_raw_and_whitespace_normalised():
+    assert M.exact_match("x = 1\n", "x = 1\n") == 1.0
+    assert M.exact_match("x = 1", "x = 1\n") == 0.0  # raw EM sees the missing newline
+    assert M.exact_match_ws("x  =\t1", " x = 1\n") == 1.0  # runs of whitespace collapse, ends strip
+    assert M.exact_match_ws("x = 1", "x = 2") == 0.0
+    assert M.exact_match_ws("xy", "x y") == 0.0  # collapsing is not deleting
+
+
+def test_edit_similarity_by_hand():
+    assert M.edit_similarity("abcd", "abcd") == 1.0
+    assert M.edit_similarity("abcd", "abce") == pytest.approx(1 - 1 / 4)  # one substitution in 4
+    assert M.edit_similarity("ab", "abcd") == pytest.approx(1 - 2 / 4)  # two insertions, max len 4
+    assert M.edit_similarity("", "abc") == 0.0
+    assert M.edit_similarity("", "") == 1.0
+
+
+def test_first_line_and_empty():
+    assert M.first_line("\n\n  local x = 1  \ny") == "  local x = 1"  # blank lines skipped, indent kept
+    assert M.first_line_em("  a = 1\nwrong", "\n  a = 1\nb") == 1.0
+    assert M.first_line_em("a = 1", "  a = 1") == 0.0  # indentation matters in MoonScript
+    assert [M.is_empty(p) for p in ("", " \n\t", "x")] == [1.0, 1.0, 0.0]
+
+
+def test_corpus_scores_by_hand():
+    preds, refs = ["a = 1\n", "b  = 2", "", "xyzw"], ["a = 1\n", "b = 2", "c = 3", "xyzq"]
+    assert M.corpus_score("exact_match", preds, refs) == pytest.approx(1 / 4)
+    assert M.corpus_score("exact_match_ws", preds, refs) == pytest.approx(2 / 4)
+    assert M.corpus_score("empty_rate", preds, refs) == pytest.approx(1 / 4)
+    # edit sims: 1, 1 - 1/6 (one extra space), 0, 1 - 1/4
+    assert M.corpus_score("edit_similarity", preds, refs) == pytest.approx((1 + 5 / 6 + 0 + 0.75) / 4)
+    # characters: (6 + 6 + 0 + 4) / (6 + 5 + 5 + 4)
+    assert M.corpus_score("length_ratio", preds, refs) == pytest.approx(16 / 20)
+    assert M.corpus_score("chrf", refs, refs) == pytest.approx(100.0)
+    assert M.corpus_score("bleu", ["a b c d e"], ["a b c d e"]) == pytest.approx(100.0)
+    assert M.corpus_score("bleu", ["q r s t"], ["a b c d"]) == pytest.approx(0.0)
+
+
+def test_chrf_and_bleu_match_sacrebleu():
+    import sacrebleu
+
+    preds = ["local x = 1", "for i = 1, 10", "print 'hi'"]
+    refs = ["local x = 2", "for i = 1, 10 do", "print \"hi\""]
+    assert M.corpus_score("chrf", preds, refs) == pytest.approx(sacrebleu.corpus_chrf(preds, [refs]).score)
+    assert M.corpus_score("bleu", preds, refs) == pytest.approx(sacrebleu.corpus_bleu(preds, [refs]).score)
+
+
+def test_unknown_metric_and_mismatched_lengths():
+    with pytest.raises(ValueError, match="unknown metric"):
+        M.corpus_score("rouge", ["a"], ["a"])
+    with pytest.raises(ValueError, match="pair up"):
+        M.corpus_score("exact_match", ["a", "b"], ["a"])
+
+
+def _half_right(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    refs = [f"x{i} = {i}" for i in range(n)]
+    preds = [r if rng.random() < 0.5 else "nil" for r in refs]
+    return preds, refs
+
+
+def test_bootstrap_ci_contains_value_and_narrows():
+    widths = []
+    for n in (20, 400):
+        preds, refs = _half_right(n)
+        for metric in ("exact_match", "edit_similarity", "chrf", "length_ratio"):
+            value, low, high = M.bootstrap_ci(metric, preds, refs, n_samples=500, seed=1)
+            assert low <= value <= high, (metric, n)
+            assert low < high
+        value, low, high = M.bootstrap_ci("exact_match", preds, refs, n_samples=500, seed=1)
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # 20x the data: about sqrt(20) ~ 4.5x narrower
+    # seeded: the same call gives the same interval
+    assert M.bootstrap_ci("exact_match", *_half_right(50), n_samples=200, seed=3) == M.bootstrap_ci(
+        "exact_match", *_half_right(50), n_samples=200, seed=3)
+
+
+def test_score_system_rows_by_span_type():
+    preds, refs = ["a", "b", "c", "d"], ["a", "x", "c", "c"]
+    rows = M.score_system(preds, refs, ["s", "s", "m", "m"], metrics=("exact_match",), n_samples=100)
+    by_span = {r["span_type"]: r for r in rows}
+    assert set(by_span) == {"all", "m", "s"}
+    assert by_span["all"]["value"] == 0.5 and by_span["s"]["value"] == 0.5 and by_span["m"]["n"] == 2
+
+
+def test_paired_comparison_sign_and_identity():
+    preds_b, refs = _half_right(200)
+    preds_a = list(refs)  # A is always right, B half the time
+    res = M.paired_bootstrap("exact_match", preds_a, preds_b, refs, n_samples=500, seed=0)
+    assert res["diff"] > 0 and res["ci_low"] > 0 and res["share_a_better"] == 1.0 and res["p_value"] < 0.01
+    assert res["losses"] == 0 and res["wins"] + res["ties"] == 200
+    flipped = M.paired_bootstrap("exact_match", preds_b, preds_a, refs, n_samples=500, seed=0)
+    assert flipped["diff"] == pytest.approx(-res["diff"]) and flipped["ci_high"] < 0 and flipped["share_a_better"] == 0.0
+    same = M.paired_bootstrap("edit_similarity", preds_b, preds_b, refs, n_samples=200, seed=0)
+    assert same["diff"] == 0 and same["ci_low"] == same["ci_high"] == 0 and same["p_value"] == 1.0

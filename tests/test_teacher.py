@@ -1,0 +1,255 @@
+"""utils.teacher: batched FIM generation, stop rules, cache and resume, both backends, bad input."""
+
+import json
+import warnings
+
+import pytest
+import torch
+from datasets import DatasetDict
+
+from utils.config import EOS, FIM_PAD, UserError
+from utils.fim import fim_prompt
+from utils.models import load_teacher, resolve
+from utils.teacher import (
+    SuffixRepeatStop,
+    TransformersBackend,
+    cache_path,
+    encode,
+    find_suffix_repeat,
+    fit_prompt,
+    generate_middles,
+    generate_teacher,
+    load_cache,
+    quality_table,
+    split_fim_prompt,
+    trim_middle,
+)
+
+MAX_NEW = 12
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    """The tiny teacher, loaded once for the module."""
+    return load_teacher("tiny-teacher", "cpu")
+
+
+@pytest.fixture
+def small(fim_dataset):
+    """A few real FIM rows per split (the contract's columns), enough for three batches of 2."""
+    return DatasetDict({"train": fim_dataset["train"].select(range(4)), "test": fim_dataset["test"].select(range(2))})
+
+
+@pytest.fixture
+def tcfg(cfg):
+    cfg.max_new_tokens = MAX_NEW
+    cfg.teacher_batch_size = 2
+    return cfg
+
+
+def run(cfg, ds, teacher, cache=None, backend=None):
+    backend = backend or TransformersBackend(cfg, *teacher)
+    return generate_teacher(cfg, ds, backend=backend, cache=cache, progress=False)
+
+
+def middles(ds):
+    return {s: ds[s]["teacher_middle"] for s in ds}
+
+
+# --------------------------------------------------------------------------- stop rules
+
+
+def test_trim_cuts_at_special_tokens_and_at_a_repeated_suffix():
+    assert trim_middle(f"x = 1\n{EOS}junk", "y = 2\n") == ("x = 1\n", "eos")
+    assert trim_middle(f"x = 1{FIM_PAD}{FIM_PAD}", "y = 2\n") == ("x = 1", "fim_pad")
+    assert trim_middle("x = 1\n", "") == ("x = 1\n", "length")
+    suffix = "\n\tcount += 1\n\treturn count\n"
+    # the suffix comes back with other indentation: cut before it, indentation included
+    assert trim_middle("count = 0\n\t\tcount  += 1\n\t\treturn count", suffix) == ("count = 0\n", "suffix")
+    assert trim_middle("\n\tcount += 1\n\treturn count\n", suffix) == ("", "suffix")  # an empty middle
+    # a suffix that starts mid-word may be continued mid-word
+    assert find_suffix_repeat("print fooBarBaz(1, 2, 3)", "BarBaz(1, 2, 3)\n") == len("print foo")
+    # a suffix starting a new word is not matched inside another word
+    assert find_suffix_repeat("xBarBaz(1, 2, 3)", " BarBaz(1, 2, 3)") is None
+    # a short suffix ("end") is too common to watch
+    assert find_suffix_repeat("if x\n  end\n", "end") is None
+
+
+def test_suffix_stop_criterion_stops_only_the_row_that_repeats(teacher):
+    _, tok = teacher
+    suffix = "\treturn total + offset\n"
+    prompt = encode(tok, fim_prompt("f = ->\n", suffix))
+    rows = [prompt + encode(tok, "\tx = 1\n\treturn total + offset"), prompt + encode(tok, "\tx = 1\n\ty = 2\n\tz = 3")]
+    width = max(map(len, rows))
+    ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
+    stop = SuffixRepeatStop(tok, [suffix, suffix], prompt_len=width - len(rows[0]) + len(prompt))
+    assert stop(ids, None).tolist() == [True, False]
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def test_greedy_is_deterministic_batch_invariant_and_follows_the_rules(tcfg, small, teacher, tmp_path):
+    a, stats = run(tcfg, small, teacher, cache=tmp_path / "a.jsonl")
+    tcfg.teacher_batch_size = 1
+    b, _ = run(tcfg, small, teacher, cache=tmp_path / "b.jsonl")
+    assert middles(a) == middles(b)  # left padding changes nothing
+    assert stats["generated"] == 6 and stats["settings"]["max_new_tokens"] <= MAX_NEW
+    for split in small:
+        assert a[split]["id"] == small[split]["id"]  # every row, in order, all fim columns kept
+        assert set(small[split].column_names) < set(a[split].column_names)
+        for row in a[split]:
+            assert isinstance(row["teacher_middle"], str) and row["teacher_samples"] == [row["teacher_middle"]]
+            assert EOS not in row["teacher_middle"] and FIM_PAD not in row["teacher_middle"]
+            assert find_suffix_repeat(row["teacher_middle"], row["suffix"]) is None
+            assert 0 < row["teacher_new_tokens"] <= stats["settings"]["max_new_tokens"]
+            assert row["teacher_stop"] in ("eos", "fim_pad", "special", "suffix", "length")
+
+
+def test_generate_middles_for_raw_prompts_matches_the_run(tcfg, small, teacher):
+    ds, stats = run(tcfg, small, teacher)
+    assert stats["settings"]["max_new_tokens"] == MAX_NEW  # same budget, so the same answers
+    assert generate_middles(*teacher, small["train"]["teacher_input"], tcfg) == ds["train"]["teacher_middle"]
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tcfg, small, teacher, tmp_path):
+    whole, _ = run(tcfg, small, teacher, cache=tmp_path / "whole.jsonl")
+
+    backend = TransformersBackend(tcfg, *teacher)
+    real, calls = backend.generate, []
+
+    def crash_after_first_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the run
+        return real(*args, **kwargs)
+
+    backend.generate = crash_after_first_batch
+    with pytest.raises(KeyboardInterrupt):
+        run(tcfg, small, teacher, backend=backend)
+    lines = cache_path(tcfg).read_text().splitlines()
+    assert len(lines) == 2  # exactly the finished batch is on disk
+    resumed, stats = run(tcfg, small, teacher)
+    assert stats["reused_from_cache"] == 2 and stats["generated"] == 4
+    assert middles(resumed) == middles(whole)
+    again, stats = run(tcfg, small, teacher)  # a third run has nothing left to do
+    assert stats["generated"] == 0 and middles(again) == middles(whole)
+
+
+def test_a_torn_cache_line_is_skipped_and_the_next_record_survives(tcfg, small, teacher):
+    path = cache_path(tcfg)
+    run(tcfg, small, teacher)
+    with open(path, "a") as fh:
+        fh.write('{"id": "half a rec')  # killed mid-write
+    _, stats = run(tcfg, small, teacher)
+    assert stats["generated"] == 0
+    tcfg.max_new_tokens = MAX_NEW - 2
+    run(tcfg, small, teacher)  # appends after the torn line without gluing onto it
+    key = json.loads(path.read_text().splitlines()[-1])["key"]
+    assert len(load_cache(path, key)) == 6
+
+
+def test_changed_settings_are_not_served_from_the_cache(tcfg, small, teacher):
+    first, s1 = run(tcfg, small, teacher)
+    tcfg.max_new_tokens = 4
+    short, s2 = run(tcfg, small, teacher)
+    assert s2["generated"] == 6 and s2["settings_key"] != s1["settings_key"]
+    assert all(n <= 4 for split in short for n in short[split]["teacher_new_tokens"])
+    tcfg.max_new_tokens = MAX_NEW
+    back, s3 = run(tcfg, small, teacher)  # the first settings' answers are still there
+    assert s3["generated"] == 0 and middles(back) == middles(first)
+
+
+def test_sampling_gives_num_samples_answers_and_greedy_refuses_them(tcfg, small, teacher):
+    tcfg.num_samples = 2
+    with pytest.raises(UserError, match="do_sample"):
+        run(tcfg, small, teacher)
+    tcfg.do_sample = True
+    ds, stats = run(tcfg, DatasetDict({"test": small["test"]}), teacher)
+    assert stats["settings"]["num_samples"] == 2
+    assert all(len(s) == 2 and s[0] == m for s, m in zip(ds["test"]["teacher_samples"], ds["test"]["teacher_middle"]))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_overlong_prompts_are_trimmed_from_the_left_and_empty_ones_skipped(tcfg, small, teacher):
+    _, tok = teacher
+    rows = small["test"].to_list()
+    long_prefix = "".join(f"value_{i} = compute {i}, {i + 1}\n" for i in range(400))
+    rows[0] = {**rows[0], "prefix": long_prefix + rows[0]["prefix"], "teacher_input": fim_prompt(long_prefix + rows[0]["prefix"], rows[0]["suffix"])}
+    rows[1] = {**rows[1], "prefix": "", "suffix": "  \n", "teacher_input": fim_prompt("", "  \n")}
+    from datasets import Dataset
+
+    ds = DatasetDict({"test": Dataset.from_list(rows, features=small["test"].features)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out, stats = run(tcfg, ds, teacher)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert sum("trimmed" in m for m in messages) == 1 and sum("empty prefix" in m for m in messages) == 1
+    assert stats["prompts_trimmed"] == 1 and stats["prompts_empty"] == 1
+    assert out["test"]["teacher_prompt_trimmed"] == [True, False]
+    assert out["test"]["teacher_stop"][1] == "empty_prompt" and out["test"]["teacher_middle"][1] == ""
+    # fit_prompt keeps the end of the prefix (next to the hole) and the whole suffix, within budget
+    prompt, ids, trimmed = fit_prompt(tok, rows[0]["prefix"], rows[0]["suffix"], "psm", 200)
+    prefix, suffix = split_fim_prompt(prompt)
+    assert trimmed and len(ids) <= 200 and rows[0]["prefix"].endswith(prefix) and suffix == rows[0]["suffix"]
+
+
+def test_out_of_memory_halves_the_batch_and_the_run_continues(tcfg, small, teacher):
+    tcfg.teacher_batch_size = 4
+    backend = TransformersBackend(tcfg, *teacher)
+    real = backend._generate
+
+    def small_gpu(ids, *args):
+        if len(ids) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(ids, *args)
+
+    backend._generate = small_gpu
+    with pytest.warns(UserWarning, match="out of memory"):
+        ds, stats = run(tcfg, small, teacher, backend=backend)
+    assert stats["generated"] == 6 and backend.batch_size == 2
+    assert all(isinstance(m, str) for split in ds for m in ds[split]["teacher_middle"])
+
+
+def test_unknown_model_is_a_user_error(tcfg, small):
+    tcfg.teacher = "./no/such/teacher"
+    with pytest.raises(UserError, match="does not exist"):
+        generate_teacher(tcfg, small, progress=False)
+
+
+# --------------------------------------------------------------------------- the endpoint backend
+
+
+def test_endpoint_backend_against_a_real_local_server(tcfg, small, teacher, tmp_path):
+    from utils.server import local_server
+
+    local, _ = run(tcfg, small, teacher, cache=tmp_path / "local.jsonl")
+    with local_server(resolve("tiny-teacher")) as url:
+        tcfg.teacher_backend, tcfg.teacher_base_url = "openai", url
+        remote, stats = generate_teacher(tcfg, small, cache=tmp_path / "remote.jsonl", progress=False)
+    assert stats["generated"] == 6 and stats["settings"]["backend"] == "openai"
+    # one prompt format, greedy: the server answers exactly what the in-process teacher does
+    assert middles(remote) == middles(local)
+
+
+def test_endpoint_down_names_the_url(tcfg, small):
+    from utils.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    tcfg.teacher_backend, tcfg.teacher_base_url, tcfg.teacher_max_retries = "openai", url, 1
+    with pytest.raises(UserError, match=url.replace(".", r"\.")):
+        generate_teacher(tcfg, small, progress=False)
+
+
+# --------------------------------------------------------------------------- measured
+
+
+def test_quality_table_by_split_and_span_type(small):
+    rows = {s: small[s].add_column("teacher_middle", [small[s][0]["middle"]] * len(small[s])) for s in small}
+    table = quality_table(DatasetDict(rows))
+    first = table[(table["split"] == "train") & (table["span_type"] == "all")].iloc[0]
+    assert first["n"] == 4 and first["exact_match"] == pytest.approx(sum(m == small["train"][0]["middle"] for m in small["train"]["middle"]) / 4)
+    assert set(table.columns) >= {"split", "span_type", "n", "exact_match", "edit_similarity", "empty_rate"}
+    assert table["edit_similarity"].between(0, 1).all()

@@ -1,0 +1,276 @@
+"""Step-by-step training: data building, collator, loss, a real tiny run, resume, NaN and missing inputs."""
+
+import json
+import math
+
+import pytest
+import torch
+from datasets import DatasetDict
+from transformers import TrainerCallback
+
+from utils.config import HOLE, UserError, load_config
+from utils.data import save_stage, stage_dir
+from utils.tokenization import decode_ids, is_code_safe
+from utils.training import (
+    EXPLAIN,
+    PREDICT,
+    StepByStepCollator,
+    StepByStepTrainer,
+    build_task_dataset,
+    encode_inputs,
+    generate_middles,
+    generation_config,
+    load_trained,
+    load_training_data,
+    prepare_student,
+    train_variant,
+    training_arguments,
+    variant_spec,
+)
+
+# small and fast: every run below takes seconds on one CPU core
+FAST = dict(
+    max_target_tokens=32,
+    max_rationale_tokens=24,
+    student_max_input_tokens=160,
+    train_batch_size=8,
+    eval_batch_size=32,
+    learning_rate=3e-3,
+    warmup_steps=0.1,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Two cores shared with other work: one thread is faster than two fighting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data(fim_dataset) -> DatasetDict:
+    """The tiny FIM rows with teacher middles and rationales (synthetic: notebooks 03/04 are not run here)."""
+
+    def add(split):
+        rows = fim_dataset[split]
+        middles = list(rows["middle"])
+        first_lines = [next((line for line in m.splitlines(keepends=True) if line.strip()), m) for m in middles]
+        teacher = [first if i % 3 else m for i, (m, first) in enumerate(zip(middles, first_lines))]
+        rationale = [f"The hole holds code starting with {(m.split() or ['x'])[0]}." for m in middles]
+        if split == "train":
+            teacher[1], teacher[2] = None, "  "  # a teacher that failed, one that answered blanks
+            rationale[4] = None  # no rationale: predict only
+        return rows.add_column("teacher_middle", teacher).add_column("rationale", rationale)
+
+    return DatasetDict({s: add(s) for s in fim_dataset})
+
+
+@pytest.fixture(scope="module")
+def student():
+    """The untrained tiny student with its code-safe tokenizer."""
+    return prepare_student(load_config("tiny", **FAST))
+
+
+def _small(data: DatasetDict, n_train: int, n_valid: int) -> DatasetDict:
+    return DatasetDict({"train": data["train"].select(range(n_train)), "valid": data["valid"].select(range(n_valid))})
+
+
+def test_prepared_student_is_code_safe_and_cannot_answer_nothing(student):
+    model, tok = student
+    assert is_code_safe(tok)
+    assert model.get_input_embeddings().weight.shape[0] >= len(tok)
+    gen = model.generation_config
+    assert gen.decoder_start_token_id == tok.pad_token_id == 0
+    assert gen.begin_suppress_tokens == [tok.eos_token_id]
+    assert tok.convert_tokens_to_ids(HOLE) in gen.suppress_tokens
+    assert tok.convert_tokens_to_ids("<extra_id_7>") in gen.suppress_tokens
+    assert gen.max_new_tokens == load_config("tiny", **FAST).max_target_tokens
+
+
+def test_task_dataset_counts_drops_fallbacks_and_truncation(data, student):
+    _, tok = student
+    cfg = load_config("tiny", **FAST)
+    ds, stats = build_task_dataset(data["train"], tok, cfg, variant_spec(cfg, "step_by_step"))
+    assert stats["no_label_dropped"] == 2  # None and blank teacher answers
+    assert stats["no_rationale_predict_only"] == 1
+    assert stats["input_truncated"] > 0  # 160 tokens is less than most segments
+    assert len(ds) == len(data["train"]) - 2
+    hole = tok.convert_tokens_to_ids(HOLE)
+    for row in ds.select(range(20)):
+        assert len(row["input_ids"]) <= cfg.student_max_input_tokens
+        assert row["input_ids"][-1] == tok.eos_token_id and row["labels"][-1] == tok.eos_token_id
+        assert row["input_ids"].count(hole) == 1  # truncation keeps the hole
+        assert decode_ids(tok, row["input_ids"][:5]).startswith("predict:")
+    # gold labels (finetune): nothing dropped, labels are the true middles
+    gold, gstats = build_task_dataset(data["train"], tok, cfg, variant_spec(cfg, "finetune"))
+    assert gstats["no_label_dropped"] == 0 and "expl_labels" not in gold.column_names
+    whole = [i for i in range(len(gold)) if len(gold[i]["labels"]) < cfg.max_target_tokens]
+    assert whole and 0 < gstats["label_truncated"] <= len(gold) - len(whole)
+    for i in whole[:10]:  # labels are the true middles, byte for byte
+        assert decode_ids(tok, gold[i]["labels"], skip_special_tokens=True) == data["train"][i]["middle"]
+
+
+def test_truncation_keeps_text_on_both_sides_of_the_hole(student):
+    _, tok = student
+    text = "a = 1\n" * 200 + HOLE + "\nb = 2" * 200
+    (ids,), cut = encode_inputs(tok, [text], "predict", 64)
+    assert cut == 1 and len(ids) == 64
+    at = ids.index(tok.convert_tokens_to_ids(HOLE))
+    assert 20 < at < 44  # balanced around the hole
+
+
+def test_collator_builds_both_tasks_with_labels_padded_minus_100(data, student):
+    model, tok = student
+    cfg = load_config("tiny", **FAST)
+    ds, _ = build_task_dataset(data["train"].select(range(5, 11)), tok, cfg, variant_spec(cfg, "step_by_step"))
+    features = [ds[i] for i in range(len(ds))]
+    features[0]["expl_input_ids"], features[0]["expl_labels"] = [], []  # one row without rationale
+    batch = StepByStepCollator(tok, model=model)(features)
+    n = len(features)
+    assert batch["task"].tolist() == [PREDICT] * n + [EXPLAIN] * (n - 1)
+    assert batch["input_ids"].shape[0] == batch["labels"].shape[0] == 2 * n - 1
+    labels = batch["labels"]
+    for row, feature_labels in zip(labels, [f["labels"] for f in features] + [f["expl_labels"] for f in features[1:]]):
+        k = len(feature_labels)
+        assert row[:k].tolist() == feature_labels
+        assert (row[k:] == -100).all()  # padding is ignored by the loss, never the pad id
+    assert (labels != tok.pad_token_id).all()
+    # decoder input = labels shifted right, starting from pad (T5's decoder start)
+    assert (batch["decoder_input_ids"][:, 0] == tok.pad_token_id).all()
+    shifted = labels[:, :-1].masked_fill(labels[:, :-1] == -100, tok.pad_token_id)
+    assert torch.equal(batch["decoder_input_ids"][:, 1:], shifted)
+    assert (batch["attention_mask"].sum(1) == torch.tensor([len(f["input_ids"]) for f in features] + [len(f["expl_input_ids"]) for f in features[1:]])).all()
+
+
+def test_loss_is_alpha_weighted_and_one_step_lowers_it(data, tmp_path):
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path), **FAST)
+    model, tok = prepare_student(cfg)
+    ds, _ = build_task_dataset(data["train"].select(range(3, 11)), tok, cfg, variant_spec(cfg, "step_by_step"))
+    batch = StepByStepCollator(tok, model=model)([ds[i] for i in range(len(ds))])
+    trainer = StepByStepTrainer(model=model, args=training_arguments(cfg, tmp_path / "out"), processing_class=tok, alpha=0.3)
+    model.eval()  # no dropout: the check is exact
+
+    def loss_of(rows):
+        sub = {k: v[rows] for k, v in batch.items()}
+        labels = sub.pop("labels")
+        sub.pop("task")
+        logits = model(**sub).logits
+        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100)
+
+    with torch.no_grad():
+        combined = trainer.compute_loss(model, dict(batch))
+        expected = 0.3 * loss_of(batch["task"] == PREDICT) + 0.7 * loss_of(batch["task"] == EXPLAIN)
+    assert torch.allclose(combined, expected, rtol=1e-4)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loss = trainer.compute_loss(model, dict(batch))
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        after = trainer.compute_loss(model, dict(batch))
+    assert after < loss.detach()
+
+
+def test_tiny_run_beats_untrained_self_without_empty_outputs(data, tmp_path):
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path), max_steps=60, eval_steps=20, logging_steps=5, **FAST)
+    log = train_variant(cfg, "finetune", data=_small(data, 128, 16))
+    assert log["untrained"]["edit_similarity"] < log["best"]["edit_similarity"]
+    assert log["best"]["empty_rate"] <= 0.05
+    assert log["global_step"] >= 40 and log["best_step"] > 0
+    folder = tmp_path / "unit" / "models" / "finetune"
+    saved = json.loads((folder / "train_log.json").read_text())
+    assert saved["best"] == log["best"] and any("eval_edit_similarity" in h for h in saved["log_history"])
+    assert "edit similarity" in (folder / "README.md").read_text()
+    assert not (folder / "checkpoints").exists()  # cleaned up once finished
+    model, tok = load_trained(cfg, "finetune")
+    assert is_code_safe(tok)
+    outs = generate_middles(model, tok, list(data["valid"]["student_input"][:8]), cfg)
+    assert len(outs) == 8 and sum(not o.strip() for o in outs) <= 1
+    # an identical run is reused, not retrained
+    assert train_variant(cfg, "finetune", data=_small(data, 128, 16)).get("reused")
+
+
+class _Kill(TrainerCallback):
+    """Simulates a killed run: interrupt right after step `at`."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_kill(data, tmp_path):
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path), max_steps=12, eval_steps=5, logging_steps=5, keep_checkpoints=True, **FAST)
+    small = _small(data, 32, 4)
+    with pytest.raises(KeyboardInterrupt):
+        train_variant(cfg, "step_by_step", data=small, callbacks=[_Kill(7)])
+    ckpts = tmp_path / "unit" / "models" / "step_by_step" / "checkpoints"
+    assert (ckpts / "checkpoint-5").is_dir()
+    log = train_variant(cfg, "step_by_step", data=small)
+    assert log["resumed_from_step"] == 5
+    assert log["global_step"] == 12
+    assert any(h.get("step") == 0 and "eval_edit_similarity" in h for h in log["log_history"])  # history kept
+
+
+class _Poison(TrainerCallback):
+    """Makes the weights NaN after step `at`, as an fp16 overflow would."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step == self.at:
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.fill_(math.nan)
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(data, tmp_path):
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path), max_steps=20, eval_steps=5, logging_steps=5, **FAST)
+    with pytest.raises(UserError, match=r"NaN.*checkpoint-5.*learning_rate"):
+        train_variant(cfg, "distill", data=_small(data, 32, 4), callbacks=[_Poison(6)])
+    folder = tmp_path / "unit" / "models" / "distill"
+    good = folder / "checkpoints" / "checkpoint-5"
+    assert good.is_dir() and not (folder / "checkpoints" / "checkpoint-10").exists()
+    assert not (folder / "train_log.json").exists()
+    from safetensors.torch import load_file
+
+    assert all(torch.isfinite(t).all() for t in load_file(str(good / "model.safetensors")).values())
+
+
+def test_missing_teacher_or_rationale_names_the_notebook(cfg, fim_dataset):
+    with pytest.raises(UserError, match="03_teacher_generation"):
+        load_training_data(cfg, ["distill"])
+    with pytest.raises(UserError, match="label_type='gold'"):
+        load_training_data(cfg, ["distill"])
+    gold = load_config("tiny", artifacts_dir=cfg.artifacts_dir, run_name=cfg.run_name, label_type="gold")
+    assert "middle" in load_training_data(gold, ["finetune", "distill"])["train"].column_names  # falls back to gold
+    with pytest.raises(UserError, match="04_rationale_generation"):
+        load_training_data(gold, ["step_by_step"])
+    save_stage(DatasetDict({s: fim_dataset[s].add_column("teacher_middle", list(fim_dataset[s]["middle"])) for s in fim_dataset}), stage_dir(cfg, "teacher"))
+    with pytest.raises(UserError, match="04_rationale_generation"):
+        load_training_data(cfg, ["step_by_step"])
+    assert "teacher_middle" in load_training_data(cfg, ["distill"])["train"].column_names
+
+
+def test_bad_settings_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="multiple of logging_steps"):
+        training_arguments(load_config("tiny", eval_steps=7, logging_steps=5), tmp_path)
+    with pytest.raises(UserError, match="variant"):
+        variant_spec(load_config("tiny"), "distilbert")
+    with pytest.raises(UserError, match="label_type"):
+        variant_spec(load_config("tiny", label_type="silver"), "distill")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="bf16"):
+            training_arguments(load_config("tiny", bf16=True), tmp_path)
+
+
+def test_generation_config_bans_sentinels(student):
+    _, tok = student
+    gen = generation_config(tok, load_config("tiny"))
+    assert len([i for i in gen.suppress_tokens if tok.convert_ids_to_tokens(i).startswith("<extra_id_")]) == 100
+    assert tok.eos_token_id not in gen.suppress_tokens

@@ -1,0 +1,667 @@
+"""Notebook 06: every system on the test split, quality beside speed and size, and the report.
+
+Systems: `teacher` (its answers from notebook 03, `teacher_middle`), `untrained` (the
+student before any training, with the code-safe tokenizer so that it is at least able to
+write code), and every trained variant found under `artifacts/<run>/models/` (05).
+
+Report (artifacts/<run>/report/): results.csv and results.json (one row per system x
+metric x span type, 'all' included, with a bootstrap 95% interval), efficiency.csv,
+paired.csv, predictions.parquet (one row per example x system with per-example scores),
+results.md (the headline table) and PNG charts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import html
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from . import metrics as M
+from .config import REPO_ROOT, Config, UserError, load_config
+from .data import load_merged, load_stage, write_json
+from .models import load_teacher, pick_device, resolve
+
+if TYPE_CHECKING:
+    import ipywidgets
+    from matplotlib.figure import Figure
+
+TEACHER = "teacher"
+UNTRAINED = "untrained"
+QUALITY_METRICS = tuple(M.METRICS)
+EFFICIENCY_METRICS = (
+    "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "speedup"
+)
+HEADLINE_METRICS = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "bleu", "first_line_em", "empty_rate")
+PAIRED_METRICS = ("edit_similarity", "exact_match", "chrf")
+LENGTH_BUCKETS = ((1, 1, "1 line"), (2, 3, "2-3 lines"), (4, 10**9, "4+ lines"))
+
+
+# --------------------------------------------------------------------------- systems and data
+
+
+def test_examples(cfg: Config, split: str = "test") -> pd.DataFrame:
+    """The test split with the teacher's answers (03), plus middle length columns for error analysis."""
+    ds = load_merged(cfg, require=("teacher_middle",))
+    if split not in ds:
+        raise UserError(f"the FIM dataset has no {split!r} split: re-run notebook 02_fim_segmentation.ipynb")
+    df = ds[split].to_pandas()
+    if not len(df):
+        raise UserError(f"the {split!r} split is empty: use a larger corpus or max_examples in notebook 02")
+    df["teacher_middle"] = df["teacher_middle"].fillna("").astype(str)
+    df["middle_lines"] = df["middle"].map(lambda m: len(m.rstrip("\n").split("\n")))
+    df["middle_chars"] = df["middle"].str.len()
+    df["length_bucket"] = df["middle_lines"].map(length_bucket)
+    return df.reset_index(drop=True)
+
+
+def length_bucket(lines: int) -> str:
+    """The bucket label ('1 line', '2-3 lines', '4+ lines') of a middle of `lines` lines."""
+    return next(label for low, high, label in LENGTH_BUCKETS if low <= lines <= high)
+
+
+def find_variants(cfg: Config) -> list[str]:
+    """Trained student variants under artifacts/<run>/models/ (those of cfg.variants first, in order)."""
+    root = cfg.run_dir / "models"
+    found = sorted(p.name for p in root.glob("*") if (p / "config.json").exists()) if root.exists() else []
+    return [v for v in cfg.variants if v in found] + [v for v in found if v not in cfg.variants]
+
+
+def list_systems(cfg: Config) -> list[str]:
+    """Every system this run can evaluate: teacher, untrained student, trained variants."""
+    return [TEACHER, UNTRAINED, *find_variants(cfg)]
+
+
+def load_student_system(cfg: Config, system: str, device: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(model, code-safe tokenizer) of the untrained student (as notebook 05 starts it) or of a trained variant."""
+    from .training import load_trained, prepare_student
+
+    device = str(pick_device(device or cfg.device))
+    if system == UNTRAINED:
+        return prepare_student(cfg, device=device)
+    return load_trained(cfg, system, device=device)
+
+
+def student_generate_fn() -> Callable:
+    """The students' generation: notebook 05's `generate_middles`, so 05 and 06 decode identically."""
+    from .training import generate_middles
+
+    return generate_middles
+
+
+def teacher_generate_fn() -> Callable:
+    """The teacher's generation for timing it live: notebook 03's batching and stop rules, no cache."""
+    from .teacher import generate_middles
+
+    return generate_middles
+
+
+def predict_system(cfg: Config, system: str, examples: pd.DataFrame) -> list[str]:
+    """Middles predicted by `system` for every row of `examples` (the teacher's come from 03)."""
+    if system == TEACHER:
+        return examples["teacher_middle"].tolist()
+    model, tok = load_student_system(cfg, system)
+    try:
+        return list(student_generate_fn()(model, tok, examples["student_input"].tolist(), cfg))
+    finally:
+        del model
+        gc.collect()
+
+
+def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
+    """Long table: one row per example x system with the prediction and its per-example scores."""
+    from tqdm.auto import tqdm
+
+    systems = list(systems or list_systems(cfg))
+    keep = [c for c in ("id", "source", "span_type", "prefix", "middle", "suffix", "middle_lines", "middle_chars", "length_bucket") if c in examples]
+    parts = []
+    for system in tqdm(systems, desc="predicting", unit="system", disable=not progress):
+        preds = predict_system(cfg, system, examples)
+        part = examples[keep].copy()
+        part.insert(0, "system", system)
+        part["prediction"] = preds
+        for name, values in M.per_example_scores(preds, examples["middle"].tolist()).items():
+            part[name] = values
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def score_predictions(predictions: pd.DataFrame, cfg: Config, metrics: Sequence[str] = QUALITY_METRICS) -> pd.DataFrame:
+    """One row per system x metric x span type ('all' included): value and bootstrap 95% interval."""
+    rows = []
+    for system, part in predictions.groupby("system", sort=False):
+        for row in M.score_system(part["prediction"].tolist(), part["middle"].tolist(), part["span_type"].tolist(),
+                                  metrics, n_samples=cfg.bootstrap_samples, seed=cfg.seed):
+            rows.append({"system": system, "kind": "quality", **row})
+    return pd.DataFrame(rows)
+
+
+def default_pairs(systems: Sequence[str]) -> list[tuple[str, str]]:
+    """The comparisons worth making among `systems`: step-by-step against each baseline, etc."""
+    wanted = [("step_by_step", UNTRAINED), ("step_by_step", "distill"), ("step_by_step", "finetune"),
+              ("distill", UNTRAINED), ("step_by_step", TEACHER)]
+    return [(a, b) for a, b in wanted if a in systems and b in systems]
+
+
+def paired_comparisons(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], cfg: Config,
+                       metrics: Sequence[str] = PAIRED_METRICS) -> pd.DataFrame:
+    """Paired bootstrap A - B on the same test examples for each pair and metric."""
+    wide = predictions.pivot(index="id", columns="system", values="prediction")
+    refs = predictions.drop_duplicates("id").set_index("id").loc[wide.index, "middle"].tolist()
+    rows = []
+    for a, b in pairs:
+        for metric in metrics:
+            res = M.paired_bootstrap(metric, wide[a].tolist(), wide[b].tolist(), refs, cfg.bootstrap_samples, cfg.seed)
+            rows.append({"system_a": a, "system_b": b, **res})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- efficiency
+
+
+class _PeakRSS:
+    """Peak resident memory of this process above a baseline, sampled by a background thread."""
+
+    def __init__(self, interval: float = 0.002):
+        import psutil
+
+        self._proc = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.baseline = self.peak = self._proc.memory_info().rss
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> "_PeakRSS":
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def delta(self) -> int:
+        """Peak bytes above the baseline."""
+        return self.peak - self.baseline
+
+
+def size_on_disk(name_or_path: str) -> int | None:
+    """Bytes of a model's weight files (local folder, tiny model, or a hub model in the local cache)."""
+    try:
+        path = Path(resolve(name_or_path))
+    except UserError:
+        return None
+    if not path.exists():
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(name_or_path, local_files_only=True))
+        except Exception:  # not cached: unknown rather than wrong
+            return None
+    files = [f for f in path.rglob("*") if f.suffix in (".safetensors", ".bin", ".pt", ".pth", ".gguf")]
+    return sum(f.stat().st_size for f in files) or None
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_generation(generate: Callable[[list[str]], list[str]], inputs: Sequence[str], device: torch.device,
+                    batch_size: int) -> dict:
+    """Latency of each completion alone (batch of 1, after one warm-up) and batched throughput."""
+    inputs = list(inputs)
+    generate(inputs[:1])  # warm-up: first-call allocations and kernels
+    latencies = []
+    for text in inputs:
+        _sync(device)
+        start = time.perf_counter()
+        generate([text])
+        _sync(device)
+        latencies.append(time.perf_counter() - start)
+    _sync(device)
+    start = time.perf_counter()
+    for i in range(0, len(inputs), batch_size):
+        generate(inputs[i : i + batch_size])
+    _sync(device)
+    total = time.perf_counter() - start
+    return {"latencies_s": latencies, "throughput_per_s": len(inputs) / total if total > 0 else float("nan")}
+
+
+def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | None = None) -> dict:
+    """Parameters, size on disk, peak memory, latency p50/p95 and throughput of one system.
+
+    Peak memory is torch.cuda.max_memory_allocated on a GPU; on CPU it is the peak
+    resident set size (RSS, psutil, sampled every 2 ms) above the level before loading
+    the model, so it includes weights, activations and allocator overhead, and is an
+    estimate (freed memory the allocator kept from earlier models can make it lower).
+    """
+    device = pick_device(cfg.device)
+    n = min(n or cfg.bench_examples, len(examples))
+    rows = examples.iloc[:n]
+    is_teacher = system == TEACHER
+    fn = teacher_generate_fn() if is_teacher else student_generate_fn()  # imported outside the memory window
+    inputs = rows["teacher_input" if is_teacher else "student_input"].tolist()
+    # the teacher's throughput is taken at the students' batch size, so that both are timed the same way
+    run_cfg = dataclasses.replace(cfg, teacher_batch_size=cfg.eval_batch_size) if is_teacher else cfg
+    source = cfg.teacher if is_teacher else cfg.student if system == UNTRAINED else str(cfg.run_dir / "models" / system)
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        base_alloc = torch.cuda.memory_allocated()
+    with _PeakRSS() as rss:
+        if is_teacher:
+            model, tok = load_teacher(cfg.teacher, device=cfg.device, dtype=cfg.dtype)
+        else:
+            model, tok = load_student_system(cfg, system)
+        threads = torch.get_num_threads()
+        if cfg.bench_threads and device.type == "cpu":
+            torch.set_num_threads(cfg.bench_threads)
+        try:
+            timing = time_generation(lambda batch: fn(model, tok, batch, run_cfg), inputs, device, cfg.eval_batch_size)
+        finally:
+            torch.set_num_threads(threads)
+    if device.type == "cuda":
+        peak, method = torch.cuda.max_memory_allocated() - base_alloc, "torch.cuda.max_memory_allocated"
+    else:
+        peak, method = rss.delta, "RSS delta (psutil, sampled)"
+    params = sum(p.numel() for p in model.parameters())
+    dtype = str(next(model.parameters()).dtype).replace("torch.", "")
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    disk = size_on_disk(source)
+    del model
+    gc.collect()
+    lat = np.asarray(timing["latencies_s"]) * 1000
+    return {
+        "system": system,
+        "device": str(device),
+        "dtype": dtype,
+        "threads": cfg.bench_threads if cfg.bench_threads and device.type == "cpu" else torch.get_num_threads(),
+        "n": n,
+        "params_m": params / 1e6,
+        "weights_mb": weight_bytes / 2**20,
+        "size_on_disk_mb": disk / 2**20 if disk else float("nan"),
+        "peak_memory_mb": peak / 2**20,
+        "memory_method": method,
+        "latency_p50_ms": float(np.percentile(lat, 50)),
+        "latency_p95_ms": float(np.percentile(lat, 95)),
+        "throughput_per_s": timing["throughput_per_s"],
+        "latencies_ms": lat.tolist(),
+    }
+
+
+def measure_efficiency(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None,
+                       n: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """`measure_system` for each system on the same examples and hardware, plus speedup over the teacher."""
+    from tqdm.auto import tqdm
+
+    systems = list(systems or list_systems(cfg))
+    rows = [measure_system(cfg, s, examples, n) for s in tqdm(systems, desc="timing", unit="system", disable=not progress)]
+    eff = pd.DataFrame(rows)
+    teacher_p50 = eff.loc[eff.system == TEACHER, "latency_p50_ms"]
+    eff["speedup"] = teacher_p50.iloc[0] / eff["latency_p50_ms"] if len(teacher_p50) else float("nan")
+    return eff
+
+
+def efficiency_rows(eff: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Efficiency figures as results rows (span 'all'); latency percentiles get bootstrap intervals."""
+    rows = []
+    rng_seed = cfg.seed
+    for _, r in eff.iterrows():
+        lat = np.asarray(r["latencies_ms"], dtype=float)
+        for metric in EFFICIENCY_METRICS:
+            low = high = float("nan")
+            if metric in ("latency_p50_ms", "latency_p95_ms") and len(lat):
+                q = 50 if metric == "latency_p50_ms" else 95
+                rng = np.random.default_rng(rng_seed)
+                boot = np.percentile(lat[rng.integers(0, len(lat), (cfg.bootstrap_samples, len(lat)))], q, axis=1)
+                low, high = (float(x) for x in np.percentile(boot, [2.5, 97.5]))
+            rows.append(dict(system=r["system"], kind="efficiency", metric=metric, span_type="all", n=int(r["n"]),
+                             value=float(r[metric]), ci_low=low, ci_high=high))
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- tables and charts
+
+
+def _fmt(value: float, metric: str) -> str:
+    if pd.isna(value):
+        return "-"
+    if metric in ("chrf", "bleu"):
+        return f"{value:.1f}"
+    if metric.endswith("_ms") or metric in ("size_on_disk_mb", "peak_memory_mb"):
+        return f"{value:.1f}"
+    if metric == "speedup":
+        return f"{value:.2f}x"
+    if metric == "params_m":
+        return f"{value:.1f}M" if value >= 1 else f"{value:.2f}M"
+    return f"{value:.3f}"
+
+
+def results_wide(results: pd.DataFrame, span_type: str = "all", with_ci: bool = True) -> pd.DataFrame:
+    """Systems as rows, metrics as columns, cells 'value [low, high]' (as strings, for display)."""
+    part = results[results.span_type == span_type]
+    systems = list(dict.fromkeys(part.system))
+    metrics = list(dict.fromkeys(part.metric))
+    table = pd.DataFrame(index=systems, columns=metrics, dtype=object)
+    for _, r in part.iterrows():
+        cell = _fmt(r.value, r.metric)
+        if with_ci and not pd.isna(r.ci_low) and r.metric in M.METRICS:
+            cell += f" [{_fmt(r.ci_low, r.metric)}, {_fmt(r.ci_high, r.metric)}]"
+        table.loc[r.system, r.metric] = cell
+    table.index.name = "system"
+    return table.fillna("-")
+
+
+def headline_table(results: pd.DataFrame) -> str:
+    """Markdown table of the headline results (for the README): quality with 95% CIs beside speed and size."""
+    metrics = [m for m in (*HEADLINE_METRICS, "params_m", "latency_p50_ms", "speedup") if m in set(results.metric)]
+    wide = results_wide(results[results.metric.isin(metrics)], with_ci=True)
+    labels = {**{m: M.METRICS[m][0] for m in M.METRICS}, "params_m": "params", "latency_p50_ms": "p50 ms", "speedup": "speedup"}
+    wide = wide[metrics]
+    header = "| system | " + " | ".join(labels[m] for m in metrics) + " |"
+    lines = [header, "|" + " --- |" * (len(metrics) + 1)]
+    for system, row in wide.iterrows():
+        lines.append(f"| {system} | " + " | ".join(str(row[m]) for m in metrics) + " |")
+    return "\n".join(lines)
+
+
+def plot_metric_bars(results: pd.DataFrame, metrics: Sequence[str] = HEADLINE_METRICS, span_type: str = "all", path: str | Path | None = None) -> "Figure":
+    """One panel per metric: a bar per system with its 95% interval as an error bar."""
+    import matplotlib.pyplot as plt
+
+    part = results[(results.span_type == span_type) & results.metric.isin(metrics)]
+    metrics = [m for m in metrics if m in set(part.metric)]
+    cols = min(4, len(metrics))
+    nrows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 3.0 * nrows), squeeze=False)
+    for ax, metric in zip(axes.ravel(), metrics):
+        m = part[part.metric == metric]
+        x = np.arange(len(m))
+        err = np.vstack([(m.value - m.ci_low).clip(lower=0), (m.ci_high - m.value).clip(lower=0)])
+        ax.bar(x, m.value, yerr=err, capsize=3, color=[f"C{i}" for i in range(len(m))])
+        ax.set_xticks(x, m.system, rotation=35, ha="right", fontsize=8)
+        ax.set_title(M.METRICS[metric][0] + ("" if M.METRICS[metric][1] else " (lower is better)" if metric == "empty_rate" else ""), fontsize=10)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle(f"Test set, span type: {span_type} (bars: 95% bootstrap intervals)", fontsize=11)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_by_span_type(results: pd.DataFrame, metric: str = "edit_similarity", path: str | Path | None = None) -> "Figure":
+    """Grouped bars: `metric` per span type, one bar per system, with 95% intervals."""
+    import matplotlib.pyplot as plt
+
+    part = results[(results.metric == metric) & (results.span_type != "all")]
+    spans = sorted(set(part.span_type))
+    systems = list(dict.fromkeys(part.system))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(spans) * max(1, len(systems)) / 3, 3.4))
+    width = 0.8 / max(len(systems), 1)
+    for i, system in enumerate(systems):
+        m = part[part.system == system].set_index("span_type").reindex(spans)
+        err = np.vstack([(m.value - m.ci_low).clip(lower=0), (m.ci_high - m.value).clip(lower=0)])
+        ax.bar(np.arange(len(spans)) + i * width, m.value, width, yerr=err, capsize=2, label=system, color=f"C{i}")
+    ax.set_xticks(np.arange(len(spans)) + width * (len(systems) - 1) / 2, spans)
+    ax.set_ylabel(M.METRICS[metric][0])
+    ax.set_title(f"{M.METRICS[metric][0]} by span type (95% intervals)", fontsize=10)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_quality_vs_latency(results: pd.DataFrame, metric: str = "edit_similarity", path: str | Path | None = None) -> "Figure":
+    """Scatter: quality (with its interval) against median latency per completion, one point per system."""
+    import matplotlib.pyplot as plt
+
+    allr = results[results.span_type == "all"]
+    q = allr[allr.metric == metric].set_index("system")
+    lat = allr[allr.metric == "latency_p50_ms"].set_index("system")
+    systems = [s for s in q.index if s in lat.index]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for i, s in enumerate(systems):
+        y, lo, hi = q.loc[s, "value"], q.loc[s, "ci_low"], q.loc[s, "ci_high"]
+        x, xlo, xhi = lat.loc[s, "value"], lat.loc[s, "ci_low"], lat.loc[s, "ci_high"]
+        xerr = None if pd.isna(xlo) else [[max(x - xlo, 0)], [max(xhi - x, 0)]]
+        ax.errorbar(x, y, yerr=[[max(y - lo, 0)], [max(hi - y, 0)]], xerr=xerr, fmt="o", capsize=3, color=f"C{i}", label=s)
+        ax.annotate(s, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("median latency per completion (ms, log scale)")
+    ax.set_ylabel(M.METRICS[metric][0])
+    ax.set_title("Quality against latency (same examples, same hardware)", fontsize=10)
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+# --------------------------------------------------------------------------- error analysis and viewer
+
+
+def failure_mode(row: pd.Series) -> str:
+    """One label per prediction: exact, whitespace only, empty, first line right, close, or wrong."""
+    if row["exact_match"]:
+        return "exact"
+    if row["empty_rate"]:
+        return "empty"
+    if row["exact_match_ws"]:
+        return "whitespace only"
+    if row["first_line_em"]:
+        return "first line right"
+    if row["edit_similarity"] >= 0.7:
+        return "close (edit sim >= 0.7)"
+    return "wrong"
+
+
+def error_analysis(predictions: pd.DataFrame, system: str, by: Sequence[str] = ("span_type", "length_bucket")) -> pd.DataFrame:
+    """Mean scores of `system` per group (span type x middle length by default), with the count."""
+    part = predictions[predictions.system == system]
+    out = part.groupby(list(by), observed=True).agg(
+        n=("id", "size"),
+        exact_match=("exact_match", "mean"),
+        edit_similarity=("edit_similarity", "mean"),
+        chrf=("chrf", "mean"),
+        empty_rate=("empty_rate", "mean"),
+    )
+    return out.round(3)
+
+
+def failure_modes(predictions: pd.DataFrame, system: str) -> pd.DataFrame:
+    """Counts of each failure mode of `system`, per span type (columns) with totals."""
+    part = predictions[predictions.system == system].copy()
+    part["failure_mode"] = part.apply(failure_mode, axis=1)
+    table = pd.crosstab(part["failure_mode"], part["span_type"], margins=True, margins_name="total")
+    order = ["exact", "whitespace only", "first line right", "close (edit sim >= 0.7)", "wrong", "empty", "total"]
+    return table.reindex([o for o in order if o in table.index])
+
+
+def example_html(predictions: pd.DataFrame, example_id: str, student: str, teacher: str = TEACHER, context_lines: int = 12) -> str:
+    """HTML side by side: prefix | true middle | teacher | student | suffix, with per-example scores."""
+    rows = predictions[predictions.id == example_id].set_index("system")
+    if student not in rows.index:
+        raise KeyError(f"no predictions of {student!r} for {example_id!r}")
+    first = rows.iloc[0]
+    prefix = "\n".join(first["prefix"].split("\n")[-context_lines:])
+    suffix = "\n".join(first["suffix"].split("\n")[:context_lines])
+
+    def cell(title: str, text: str, colour: str, scores: pd.Series | None = None) -> str:
+        score = ""
+        if scores is not None:
+            score = (f"<div style='font-size:11px;color:#444'>EM {scores['exact_match']:.0f} · edit sim "
+                     f"{scores['edit_similarity']:.2f} · chrF {scores['chrf']:.1f}</div>")
+        return (f"<td style='vertical-align:top;width:20%;padding:4px'><b>{html.escape(title)}</b>{score}"
+                f"<pre style='background:{colour};white-space:pre-wrap;font-size:11px;max-height:320px;overflow:auto;"
+                f"margin:2px 0;padding:4px'>{html.escape(text) or '<i>(empty)</i>'}</pre></td>")
+
+    head = (f"<div style='font-size:12px'><b>{html.escape(example_id)}</b> · span type "
+            f"<b>{html.escape(str(first['span_type']))}</b> · middle {first['middle_lines']} line(s), {first['middle_chars']} chars</div>")
+    cells = [cell("prefix (end)", prefix, "#f4f4f4"), cell("true middle", first["middle"], "#e6f4e6")]
+    if teacher in rows.index:
+        cells.append(cell(teacher, rows.loc[teacher, "prediction"], "#e8eefb", rows.loc[teacher]))
+    cells += [cell(student, rows.loc[student, "prediction"], "#fdf1e0", rows.loc[student]), cell("suffix (start)", suffix, "#f4f4f4")]
+    return head + "<table style='width:100%;table-layout:fixed'><tr>" + "".join(cells) + "</tr></table>"
+
+
+def side_by_side_viewer(predictions: pd.DataFrame, student: str | None = None) -> "ipywidgets.VBox":
+    """An ipywidgets viewer: pick a student, a span type and an example; see all five columns and scores."""
+    import ipywidgets as w
+
+    systems = [s for s in dict.fromkeys(predictions.system) if s != TEACHER]
+    student_dd = w.Dropdown(options=systems, value=student if student in systems else systems[-1], description="student")
+    span_dd = w.Dropdown(options=["all", *sorted(set(predictions.span_type))], value="all", description="span type")
+    order_dd = w.Dropdown(options=["test order", "student's worst first", "student's best first"], value="test order", description="order")
+    index = w.IntSlider(min=0, max=0, value=0, description="example", continuous_update=False)
+    out = w.HTML()
+
+    def ids() -> list[str]:
+        part = predictions[predictions.system == student_dd.value]
+        if span_dd.value != "all":
+            part = part[part.span_type == span_dd.value]
+        if order_dd.value != "test order":
+            part = part.sort_values("edit_similarity", ascending=order_dd.value.startswith("student's worst"), kind="stable")
+        return part["id"].tolist()
+
+    def refresh(*_):
+        current = ids()
+        index.max = max(len(current) - 1, 0)
+        out.value = example_html(predictions, current[min(index.value, index.max)], student_dd.value) if current else "<i>no examples</i>"
+
+    for widget in (student_dd, span_dd, order_dd, index):
+        widget.observe(refresh, names="value")
+    refresh()
+    return w.VBox([w.HBox([student_dd, span_dd]), w.HBox([order_dd, index]), out])
+
+
+# --------------------------------------------------------------------------- the whole evaluation
+
+
+@dataclass
+class Evaluation:
+    """Everything notebook 06 produces; `report_dir` holds it on disk."""
+
+    predictions: pd.DataFrame
+    results: pd.DataFrame
+    efficiency: pd.DataFrame
+    paired: pd.DataFrame
+    report_dir: Path
+
+    def table(self) -> str:
+        """The headline results as a markdown table."""
+        return headline_table(self.results)
+
+
+def report_dir(cfg: Config) -> Path:
+    """artifacts/<run>/report."""
+    return cfg.run_dir / "report"
+
+
+def write_report(cfg: Config, predictions: pd.DataFrame, results: pd.DataFrame, efficiency: pd.DataFrame,
+                 paired: pd.DataFrame) -> Path:
+    """Write results.csv/json, efficiency.csv, paired.csv, predictions.parquet, results.md and the charts."""
+    import matplotlib.pyplot as plt
+
+    out = report_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(out / "results.csv", index=False)
+    eff = efficiency.drop(columns=["latencies_ms"], errors="ignore")
+    eff.to_csv(out / "efficiency.csv", index=False)
+    paired.to_csv(out / "paired.csv", index=False)
+    predictions.to_parquet(out / "predictions.parquet", index=False)
+    table = headline_table(results)
+    (out / "results.md").write_text(table + "\n")
+    write_json(out / "results.json", {
+        "run_name": cfg.run_name,
+        "profile": cfg.profile,
+        "n_test_examples": int(predictions["id"].nunique()),
+        "systems": list(dict.fromkeys(results.system)),
+        "bootstrap_samples": cfg.bootstrap_samples,
+        "confidence": 0.95,
+        "rows": _records(results),
+        "efficiency": _records(eff),
+        "paired": _records(paired),
+        "headline_markdown": table,
+    })
+    for name, fig in (("metric_bars.png", plot_metric_bars(results)), ("by_span_type.png", plot_by_span_type(results)),
+                      ("quality_vs_latency.png", plot_quality_vs_latency(results))):
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+    return out
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as plain dicts with NaN turned into None (valid JSON)."""
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def evaluate(cfg: Config, systems: Sequence[str] | None = None, efficiency: bool = True, progress: bool = True) -> Evaluation:
+    """The whole of notebook 06: predict, score with intervals, time, compare in pairs, write the report."""
+    examples = test_examples(cfg)
+    systems = list(systems or list_systems(cfg))
+    predictions = collect_predictions(cfg, examples, systems, progress)
+    results = score_predictions(predictions, cfg)
+    eff = measure_efficiency(cfg, examples, systems, progress=progress) if efficiency else pd.DataFrame(columns=["system", "latencies_ms"])
+    if len(eff):
+        results = pd.concat([results, efficiency_rows(eff, cfg)], ignore_index=True)
+    paired = paired_comparisons(predictions, default_pairs(systems), cfg)
+    out = write_report(cfg, predictions, results, eff, paired)
+    return Evaluation(predictions, results, eff, paired, out)
+
+
+def relative(path: Path) -> str:
+    """`path` relative to the repo root when inside it (for printing), else as is."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def bench_student(args: argparse.Namespace) -> None:
+    """`python -m utils bench student`: the student against the teacher on the same examples and hardware."""
+    from .__main__ import _settings
+
+    cfg = load_config(args.profile, **_settings(args.set))
+    n = args.examples or cfg.bench_examples
+    test = load_stage(cfg, "fim")
+    if "test" not in test or not len(test["test"]):
+        raise UserError("the FIM dataset has no test examples: re-run notebook 02_fim_segmentation.ipynb")
+    examples = test["test"].to_pandas()
+    trained = [v for v in ("step_by_step", "distill", "finetune") if v in find_variants(cfg)]
+    student = trained[0] if trained else UNTRAINED
+    if not trained:
+        print("no trained student under models/ (notebook 05): timing the untrained student, same architecture and size")
+    eff = measure_efficiency(cfg, examples, [TEACHER, student], n=n, progress=False)
+    print(f"{min(n, len(examples))} completions each, device {eff.device.iloc[0]} ({eff.threads.iloc[0]} CPU threads), "
+          f"max_new_tokens {cfg.max_new_tokens} (teacher) / {cfg.max_target_tokens} (student), batch {cfg.eval_batch_size} for throughput")
+    show = eff[["system", "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s"]]
+    print(show.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"peak memory: {eff.memory_method.iloc[0]}")
+    speedup = eff.loc[eff.system == student, "speedup"].iloc[0]
+    print(f"speedup: {speedup:.2f}x")

@@ -1,0 +1,259 @@
+"""Quality metrics for fill-in-the-middle, with bootstrap intervals and paired comparisons.
+
+Every metric is computed the same way: each example contributes a row of *sufficient
+statistics* and the score is a function of their column sums. For a mean metric (exact
+match, edit similarity, ...) the row is `[value, 1]`; for the length ratio it is
+`[len(prediction), len(reference)]`; for chrF and BLEU it is sacrebleu's own statistics
+(n-gram matches and totals), so corpus chrF / BLEU are exactly sacrebleu's numbers. A
+bootstrap resample is then just a reweighting of rows, which makes confidence intervals
+and paired tests cheap and identical in method for every metric (this is also how
+sacrebleu's own `--paired-bs` works).
+
+Scales: exact matches, edit similarity, first-line EM and empty rate are shares in
+[0, 1]; chrF and BLEU are on sacrebleu's 0-100 scale; the length ratio is
+sum(len(prediction)) / sum(len(reference)) in characters (1.0 = as long as the truth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+# name -> (short label for tables, higher is better?)
+METRICS: dict[str, tuple[str, bool]] = {
+    "exact_match": ("EM", True),
+    "exact_match_ws": ("EM (ws-norm)", True),
+    "edit_similarity": ("edit sim", True),
+    "chrf": ("chrF", True),
+    "bleu": ("BLEU", True),
+    "first_line_em": ("first-line EM", True),
+    "empty_rate": ("empty", False),
+    "length_ratio": ("len ratio", False),  # neither: 1.0 is best; False keeps it out of "better" claims
+}
+PER_EXAMPLE = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "first_line_em", "empty_rate")
+
+
+# --------------------------------------------------------------------------- single examples
+
+
+def normalize_whitespace(text: str) -> str:
+    """`text` with every run of whitespace (spaces, tabs, newlines) made one space, ends stripped."""
+    return " ".join(text.split())
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of `text`, indentation kept, trailing whitespace dropped."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.rstrip()
+    return ""
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    """1.0 when the prediction equals the reference byte for byte, else 0.0."""
+    return float(prediction == reference)
+
+
+def exact_match_ws(prediction: str, reference: str) -> float:
+    """1.0 when both are equal once whitespace runs are collapsed and ends stripped."""
+    return float(normalize_whitespace(prediction) == normalize_whitespace(reference))
+
+
+def edit_similarity(prediction: str, reference: str) -> float:
+    """1 - Levenshtein distance / max(len); 1.0 for identical strings (two empty ones included)."""
+    return float(Levenshtein.normalized_similarity(prediction, reference))
+
+
+def first_line_em(prediction: str, reference: str) -> float:
+    """1.0 when the first non-blank lines agree (what a one-line completion UI would show)."""
+    return float(first_line(prediction) == first_line(reference))
+
+
+def is_empty(prediction: str) -> float:
+    """1.0 when the prediction is empty or only whitespace."""
+    return float(not prediction.strip())
+
+
+def sentence_chrf(prediction: str, reference: str) -> float:
+    """sacrebleu's sentence-level chrF (0-100)."""
+    from sacrebleu.metrics import CHRF
+
+    return float(CHRF().sentence_score(prediction, [reference]).score)
+
+
+def sentence_bleu(prediction: str, reference: str) -> float:
+    """sacrebleu's sentence-level BLEU with effective order (0-100); noisy on short middles."""
+    from sacrebleu.metrics import BLEU
+
+    return float(BLEU(effective_order=True).sentence_score(prediction, [reference]).score)
+
+
+# --------------------------------------------------------------------------- sufficient statistics
+
+_ELEMENTWISE: dict[str, Callable[[str, str], float]] = {
+    "exact_match": exact_match,
+    "exact_match_ws": exact_match_ws,
+    "edit_similarity": edit_similarity,
+    "first_line_em": first_line_em,
+    "empty_rate": lambda p, r: is_empty(p),
+}
+
+
+def _sacrebleu_metric(name: str):
+    from sacrebleu.metrics import BLEU, CHRF
+
+    return CHRF() if name == "chrf" else BLEU()
+
+
+def _check(predictions: Sequence[str], references: Sequence[str]) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references: they must pair up")
+
+
+def sufficient_stats(metric: str, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Per-example statistics (n x k) whose column sums determine `metric` (see `aggregate`)."""
+    _check(predictions, references)
+    if metric in _ELEMENTWISE:
+        fn = _ELEMENTWISE[metric]
+        values = [fn(p, r) for p, r in zip(predictions, references)]
+        return np.column_stack([np.asarray(values, dtype=float), np.ones(len(values))]).reshape(len(values), 2)
+    if metric == "length_ratio":
+        return np.array([[len(p), len(r)] for p, r in zip(predictions, references)], dtype=float).reshape(-1, 2)
+    if metric in ("chrf", "bleu"):
+        m = _sacrebleu_metric(metric)
+        stats = m._extract_corpus_statistics(list(predictions), [list(references)])
+        return np.asarray(stats, dtype=float).reshape(len(predictions), -1)
+    raise ValueError(f"unknown metric {metric!r}: choose from {', '.join(METRICS)}")
+
+
+def aggregate(metric: str, summed: np.ndarray) -> np.ndarray:
+    """Scores from summed statistics; `summed` is (k,) or (b, k) for b resamples at once."""
+    summed = np.atleast_2d(np.asarray(summed, dtype=float))
+    if metric in _ELEMENTWISE or metric == "length_ratio":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(summed[:, 1] > 0, summed[:, 0] / np.maximum(summed[:, 1], 1e-12), np.nan)
+    m = _sacrebleu_metric(metric)
+    scores = np.array([m._compute_score_from_stats(list(row)).score for row in summed], dtype=float)
+    return np.clip(scores, 0.0, 100.0)  # float noise can give 100.00000000000004
+
+
+def corpus_score(metric: str, predictions: Sequence[str], references: Sequence[str]) -> float:
+    """The metric over a whole set (mean for per-example metrics; corpus-level chrF/BLEU/length ratio)."""
+    return float(aggregate(metric, sufficient_stats(metric, predictions, references).sum(0))[0])
+
+
+def _resample_weights(n: int, n_samples: int, seed: int, chunk: int = 250):
+    """Yield (b, n) count matrices: how often each example is drawn in each bootstrap resample."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n_samples:
+        b = min(chunk, n_samples - done)
+        idx = rng.integers(0, n, size=(b, n))
+        flat = (idx + np.arange(b)[:, None] * n).ravel()
+        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+        done += b
+
+
+def bootstrap_scores(stats: np.ndarray, metric: str, n_samples: int = 1000, seed: int = 42) -> np.ndarray:
+    """The metric on `n_samples` bootstrap resamples of the examples (seeded, so reproducible)."""
+    if len(stats) == 0:
+        return np.full(n_samples, np.nan)
+    return np.concatenate([aggregate(metric, w @ stats) for w in _resample_weights(len(stats), n_samples, seed)])
+
+
+def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    samples = samples[~np.isnan(samples)]
+    if not len(samples):
+        return float("nan"), float("nan")
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_ci(
+    metric: str,
+    predictions: Sequence[str],
+    references: Sequence[str],
+    n_samples: int = 1000,
+    seed: int = 42,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """(value, ci_low, ci_high): the score on all examples and its percentile bootstrap interval."""
+    stats = sufficient_stats(metric, predictions, references)
+    value = float(aggregate(metric, stats.sum(0))[0]) if len(stats) else float("nan")
+    return (value, *_interval(bootstrap_scores(stats, metric, n_samples, seed), confidence))
+
+
+def per_example_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-example values of the metrics that have one (for viewers and error analysis)."""
+    _check(predictions, references)
+    out = {m: sufficient_stats(m, predictions, references)[:, 0] for m in _ELEMENTWISE}
+    out["chrf"] = np.array([sentence_chrf(p, r) for p, r in zip(predictions, references)], dtype=float)
+    return {m: out[m] for m in PER_EXAMPLE}
+
+
+def score_system(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    span_types: Sequence[str] | None = None,
+    metrics: Sequence[str] = tuple(METRICS),
+    n_samples: int = 1000,
+    seed: int = 42,
+    confidence: float = 0.95,
+) -> list[dict]:
+    """Rows {metric, span_type, n, value, ci_low, ci_high} for 'all' and each span type present."""
+    _check(predictions, references)
+    span_types = list(span_types) if span_types is not None else ["all"] * len(predictions)
+    groups = {"all": np.arange(len(predictions))}
+    for st in sorted(set(span_types) - {"all"}):
+        groups[st] = np.array([i for i, s in enumerate(span_types) if s == st])
+    rows = []
+    for metric in metrics:
+        stats = sufficient_stats(metric, predictions, references)
+        for span, idx in groups.items():
+            part = stats[idx] if len(idx) else stats[:0]
+            value = float(aggregate(metric, part.sum(0))[0]) if len(part) else float("nan")
+            low, high = _interval(bootstrap_scores(part, metric, n_samples, seed), confidence)
+            rows.append(dict(metric=metric, span_type=span, n=int(len(idx)), value=value, ci_low=low, ci_high=high))
+    return rows
+
+
+def paired_bootstrap(
+    metric: str,
+    predictions_a: Sequence[str],
+    predictions_b: Sequence[str],
+    references: Sequence[str],
+    n_samples: int = 1000,
+    seed: int = 42,
+    confidence: float = 0.95,
+) -> dict:
+    """Paired bootstrap of A - B on the same examples: difference, its interval, and how often A wins.
+
+    Both systems are scored on the *same* resamples, so the interval is that of the
+    difference itself (much tighter than comparing two separate intervals).
+    `share_a_better` is the share of resamples where A scores above B (Koehn, 2004);
+    `p_value` is sacrebleu's estimate for "no difference" (resampled differences centred
+    on their mean, compared with the observed one; two-sided, +1 smoothed).
+    """
+    _check(predictions_a, references)
+    _check(predictions_b, references)
+    sa = sufficient_stats(metric, predictions_a, references)
+    sb = sufficient_stats(metric, predictions_b, references)
+    a = float(aggregate(metric, sa.sum(0))[0])
+    b = float(aggregate(metric, sb.sum(0))[0])
+    diffs = []
+    for w in _resample_weights(len(references), n_samples, seed):
+        diffs.append(aggregate(metric, w @ sa) - aggregate(metric, w @ sb))
+    diffs = np.concatenate(diffs) if diffs else np.array([])
+    diff = a - b
+    low, high = _interval(diffs, confidence)
+    centred = np.abs(diffs - np.nanmean(diffs)) if len(diffs) else diffs
+    p = float((np.sum(centred >= abs(diff)) + 1) / (len(diffs) + 1)) if diff != 0 else 1.0
+    out = dict(metric=metric, n=len(references), a=a, b=b, diff=diff, ci_low=low, ci_high=high,
+               share_a_better=float(np.mean(diffs > 0)) if len(diffs) else float("nan"), p_value=p)
+    if metric in _ELEMENTWISE:
+        va, vb = sa[:, 0], sb[:, 0]
+        out.update(wins=int(np.sum(va > vb)), ties=int(np.sum(va == vb)), losses=int(np.sum(va < vb)))
+    return out

@@ -1,0 +1,906 @@
+"""Notebook 03: the teacher fills in the middle of every FIM example, fast, resumably, and measured.
+
+- Generation: prompts sorted by token length into batches, left-padded with `<fim-pad>`,
+  KV cache on, greedy by default (sampling with `num_samples` answers per prompt as an
+  option), fp16/bf16 on a GPU. A row stops at `<|endoftext|>`, at `<fim-pad>`, or as soon
+  as its output starts repeating the suffix (`SuffixRepeatStop`); the same rules trim the
+  text afterwards (`trim_middle`). `max_new_tokens` is the span budget: the longest true
+  middle of the dataset in teacher tokens plus a little slack, capped by cfg.max_new_tokens.
+- Two backends, one prompt format: in-process transformers (default) or any
+  OpenAI-compatible `/v1/completions` server (vLLM, TGI, `transformers serve`).
+- Cache: each finished batch is appended to artifacts/<run>/teacher/cache.jsonl and
+  fsync'ed; a record is reused only when its example id, its prompt and a hash of
+  (model, generation settings, prompt format) all match, so a rerun resumes and a
+  changed setting regenerates instead of reusing stale answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import time
+import warnings
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from datasets import DatasetDict
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, Config, UserError, load_config
+from .fim import fim_prompt
+from .metrics import edit_similarity, exact_match, is_empty
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+PROMPT_FORMAT = "santacoder-fim-v1"  # bump when the prompt template changes
+STOP_RULES = "eos+fim_pad+suffix16-v1"  # bump when the stopping / trimming rules change
+SUFFIX_HEAD_CHARS = 16  # non-blank characters of the suffix whose reappearance means "the middle is over"
+SUFFIX_HEAD_MIN_CHARS = 6  # a suffix with fewer non-blank characters than this is not watched
+SPAN_SLACK_TOKENS = 8  # budget above the longest true middle: room to emit <|endoftext|>
+TEACHER_COLUMNS = ("teacher_middle", "teacher_samples", "teacher_raw", "teacher_stop", "teacher_new_tokens",
+                   "teacher_prompt_trimmed")
+
+
+# --------------------------------------------------------------------------- prompts and stopping
+
+
+def _warn(message: str) -> None:
+    """A UserWarning shown as `utils.teacher: ...` (no source path or line in notebook outputs)."""
+    warnings.warn_explicit(message, UserWarning, filename="utils.teacher", lineno=0, module="utils.teacher")
+
+
+def fim_mode_of(prompt: str) -> str:
+    """'spm' or 'psm': the order a santacoder FIM prompt was written in."""
+    return "spm" if prompt.startswith(FIM_PREFIX + FIM_SUFFIX) else "psm"
+
+
+def split_fim_prompt(prompt: str) -> tuple[str, str]:
+    """(prefix, suffix) read back from a santacoder FIM prompt in either order."""
+    if fim_mode_of(prompt) == "spm":
+        body = prompt[len(FIM_PREFIX + FIM_SUFFIX):]
+        suffix, _, prefix = body.partition(FIM_MIDDLE)
+        return prefix, suffix
+    body = prompt[len(FIM_PREFIX):] if prompt.startswith(FIM_PREFIX) else prompt
+    prefix, _, rest = body.partition(FIM_SUFFIX)
+    suffix = rest[: -len(FIM_MIDDLE)] if rest.endswith(FIM_MIDDLE) else rest.partition(FIM_MIDDLE)[0]
+    return prefix, suffix
+
+
+def suffix_pattern(suffix: str, head_chars: int = SUFFIX_HEAD_CHARS) -> re.Pattern | None:
+    """Regex matching the start of `suffix` with any whitespace between its words; None if too short to trust."""
+    runs, count = [], 0
+    for run in re.findall(r"\S+", suffix[:2000]):
+        runs.append(run)
+        count += len(run)
+        if count >= head_chars:
+            break
+    if count < SUFFIX_HEAD_MIN_CHARS:
+        return None
+    body = r"\s+".join(re.escape(r) for r in runs)
+    # a suffix that starts with whitespace starts a new word: the repeat must too
+    lead = r"(?<!\S)" if suffix[:1].isspace() else ""
+    return re.compile(lead + body)
+
+
+def cut_at_stop_tokens(text: str) -> tuple[str, str | None]:
+    """`text` up to the first FIM special token, and which token it was (None: none found)."""
+    first, which = len(text), None
+    for token in FIM_TOKENS:
+        i = text.find(token)
+        if i != -1 and i < first:
+            first, which = i, token
+    return text[:first], which
+
+
+def find_suffix_repeat(text: str, suffix: str, pattern: re.Pattern | None = None) -> int | None:
+    """Index where `text` starts repeating `suffix` (leading indentation of that line included), or None."""
+    pattern = pattern if pattern is not None else suffix_pattern(suffix)
+    if pattern is None:
+        return None
+    m = pattern.search(text)
+    if m is None:
+        return None
+    cut = m.start()
+    lead = suffix[: len(suffix) - len(suffix.lstrip())]
+    if lead and text[:cut].endswith(lead):
+        return cut - len(lead)
+    return len(text[:cut].rstrip(" \t"))
+
+
+def trim_middle(raw: str, suffix: str) -> tuple[str, str]:
+    """(middle, reason): `raw` cut at the first special token, then where it starts repeating the suffix.
+
+    reason is `eos`, `fim_pad`, `special` (another FIM token), `suffix` or `length` (none: the budget ran out).
+    """
+    text, token = cut_at_stop_tokens(raw)
+    reason = {None: "length", EOS: "eos", FIM_PAD: "fim_pad"}.get(token, "special")
+    cut = find_suffix_repeat(text, suffix)
+    if cut is not None:
+        return text[:cut], "suffix"
+    return text, reason
+
+
+class SuffixRepeatStop(StoppingCriteria):
+    """Stops each row of a batch as soon as its new text starts repeating that row's suffix."""
+
+    def __init__(self, tokenizer, suffixes: Sequence[str], prompt_len: int):
+        """`suffixes[i]` belongs to row i; `prompt_len` is the (padded) prompt width."""
+        self.tokenizer = tokenizer
+        self.patterns = [suffix_pattern(s) for s in suffixes]
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
+        """Boolean per row: True where the suffix has reappeared."""
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool)
+        rows = [i for i, p in enumerate(self.patterns) if p is not None]
+        if rows and input_ids.shape[1] > self.prompt_len:
+            texts = self.tokenizer.batch_decode(input_ids[rows, self.prompt_len:].tolist(), skip_special_tokens=False)
+            for i, text in zip(rows, texts):
+                head, _ = cut_at_stop_tokens(text)
+                done[i] = self.patterns[i].search(head) is not None
+        return done.to(input_ids.device)
+
+
+def encode(tok, text: str) -> list[int]:
+    """Token ids of `text` exactly as the server would see them (no added special tokens)."""
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def fit_prompt(tok, prefix: str, suffix: str, mode: str, max_tokens: int) -> tuple[str, list[int], bool]:
+    """(prompt, ids, trimmed): the FIM prompt, its prefix cut from the left (on a line start when possible) to fit."""
+    prompt = fim_prompt(prefix, suffix, mode)
+    ids = encode(tok, prompt)
+    if len(ids) <= max_tokens:
+        return prompt, ids, False
+    for _ in range(64):  # each pass removes at least one character; a few passes are the norm
+        excess = len(ids) - max_tokens
+        if excess <= 0:
+            break
+        if prefix:
+            chars_per_token = max(1.0, len(prefix) / max(1, len(encode(tok, prefix))))
+            cut = min(len(prefix), max(1, int(excess * chars_per_token)))
+            rest = prefix[cut:]
+            nl = rest.find("\n")
+            prefix = rest[nl + 1:] if 0 <= nl < len(rest) - 1 else rest
+        else:  # no prefix left: cut the suffix from the right
+            chars_per_token = max(1.0, len(suffix) / max(1, len(encode(tok, suffix))))
+            suffix = suffix[: max(0, len(suffix) - max(1, int(excess * chars_per_token)))]
+        prompt = fim_prompt(prefix, suffix, mode)
+        ids = encode(tok, prompt)
+    if len(ids) > max_tokens:  # give up on text: keep the structure tokens, drop the middle of the ids
+        ids = ids[: max_tokens // 2] + ids[-(max_tokens - max_tokens // 2):]
+        prompt = tok.decode(ids)
+    return prompt, ids, True
+
+
+def span_budget(tok, middles: Iterable[str], cap: int) -> int:
+    """max_new_tokens from the span rules: the longest true middle in teacher tokens + slack, at most `cap`.
+
+    This is a dataset-wide bound (the longest span notebook 02 can cut), not a per-example
+    hint, so it tells the teacher nothing about any one answer.
+    """
+    longest = max((len(encode(tok, m)) for m in middles), default=cap)
+    return max(1, min(cap, longest + SPAN_SLACK_TOKENS))
+
+
+def length_sorted(lengths: Sequence[int], ids: Sequence[str]) -> list[int]:
+    """Row indices, longest prompt first (ties by id): batches of similar length waste no padding."""
+    return sorted(range(len(lengths)), key=lambda i: (-lengths[i], ids[i]))
+
+
+# --------------------------------------------------------------------------- settings and cache
+
+
+def model_fingerprint(name: str) -> str:
+    """Identity of a model: its name, and for a local folder a hash of its config and weight file sizes."""
+    from .models import resolve
+
+    path = Path(resolve(name))
+    if not path.is_dir():
+        return name
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.name == "config.json":
+            h.update(f.read_bytes())
+        elif f.suffix in (".safetensors", ".bin"):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return f"{name}@{h.hexdigest()[:12]}"
+
+
+@dataclass
+class GenSettings:
+    """Everything that decides the teacher's answer; its hash keys the cache."""
+
+    model: str
+    backend: str
+    served_model: str | None
+    prompt_format: str
+    fim_mode: str
+    max_new_tokens: int
+    max_prompt_tokens: int
+    do_sample: bool
+    temperature: float | None
+    top_p: float | None
+    num_samples: int
+    seed: int | None
+    dtype: str
+    stop_rules: str = STOP_RULES
+
+    def key(self) -> str:
+        """Short stable hash of the settings."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prompt_hash(prompt: str) -> str:
+    """Short hash of one prompt (a rebuilt dataset with the same ids but other text is not reused)."""
+    return hashlib.sha256(prompt.encode()).hexdigest()[:16]
+
+
+def cache_path(cfg: Config) -> Path:
+    """artifacts/<run>/teacher/cache.jsonl."""
+    from .data import stage_dir
+
+    return stage_dir(cfg, "teacher") / "cache.jsonl"
+
+
+def load_cache(path: str | Path, key: str) -> dict[tuple[str, str], dict]:
+    """Finished records of settings `key`, by (id, prompt hash); a torn last line (a kill mid-write) is skipped."""
+    out: dict[tuple[str, str], dict] = {}
+    path = Path(path)
+    if not path.exists():
+        return out
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and rec.get("key") == key:
+                out[(rec["id"], rec["prompt_sha"])] = rec
+    return out
+
+
+def append_records(path: str | Path, records: Sequence[dict]) -> None:
+    """Append records as JSON lines, flushed and fsync'ed: once this returns, a kill cannot lose them."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell():  # a torn last line must not swallow our first record
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass
+class Generation:
+    """One prompt's answer(s): raw texts (one per sample) and the tokens generated for them."""
+
+    raw: list[str]
+    new_tokens: int
+
+
+def _count_new_tokens(row: list[int], stop_ids: set[int]) -> int:
+    for i, t in enumerate(row):
+        if t in stop_ids:
+            return i + 1
+    return len(row)
+
+
+class TransformersBackend:
+    """In-process generation: length-sorted left-padded batches, KV cache, stop rules, OOM -> smaller batch."""
+
+    name = "transformers"
+
+    def __init__(self, cfg: Config, model=None, tokenizer=None):
+        """Load cfg.teacher (or use the given model and tokenizer)."""
+        from .models import load_teacher
+
+        if model is None or tokenizer is None:
+            model, tokenizer = load_teacher(cfg.teacher, cfg.device, cfg.dtype)
+        self.model, self.tok = model, tokenizer
+        self.cfg = cfg
+        self.batch_size = max(1, cfg.teacher_batch_size)
+        self.context = _context_size(model.config)
+        self.dtype = str(model.dtype).replace("torch.", "")
+        vocab = tokenizer.get_vocab()
+        self.eos_id = vocab.get(EOS, tokenizer.eos_token_id)
+        self.pad_id = vocab.get(FIM_PAD, self.eos_id)
+        self.stop_ids = {i for i in (self.eos_id, self.pad_id) if i is not None}
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        return next(self.model.parameters()).device
+
+    def generate(self, prompts: Sequence[str], ids: Sequence[list[int]], suffixes: Sequence[str], settings: GenSettings,
+                 seed: int = 0) -> list[Generation]:
+        """Answers for one batch; on CUDA out-of-memory the batch is halved (and stays halved)."""
+        try:
+            return self._generate(ids, suffixes, settings, seed)
+        except torch.cuda.OutOfMemoryError:
+            if len(ids) == 1:
+                raise UserError(
+                    "the GPU ran out of memory on a single example: lower max_new_tokens, use dtype='float16', "
+                    "or a GPU with more memory") from None
+            torch.cuda.empty_cache()
+            half = max(1, len(ids) // 2)
+            self.batch_size = min(self.batch_size, half)
+            _warn(f"CUDA out of memory at batch size {len(ids)}: continuing with batch size {half}")
+            return self.generate(prompts[:half], ids[:half], suffixes[:half], settings, seed) + \
+                self.generate(prompts[half:], ids[half:], suffixes[half:], settings, seed + 1)
+
+    def _generate(self, ids: Sequence[list[int]], suffixes: Sequence[str], settings: GenSettings, seed: int) -> list[Generation]:
+        n = settings.num_samples
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for i, x in enumerate(ids):  # left padding: every prompt ends where generation starts
+            input_ids[i, width - len(x):] = torch.tensor(x, dtype=torch.long)
+            mask[i, width - len(x):] = 1
+        kwargs: dict[str, Any] = dict(do_sample=False)
+        if settings.do_sample:
+            kwargs = dict(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, num_return_sequences=n)
+            torch.manual_seed(seed)
+        stop = SuffixRepeatStop(self.tok, [s for s in suffixes for _ in range(n if settings.do_sample else 1)], width)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=settings.max_new_tokens,
+                eos_token_id=sorted(self.stop_ids),
+                pad_token_id=self.pad_id,
+                use_cache=True,
+                stopping_criteria=StoppingCriteriaList([stop]),
+                **kwargs,
+            )
+        new = out[:, width:].tolist()
+        texts = self.tok.batch_decode(new, skip_special_tokens=False)
+        per = n if settings.do_sample else 1
+        return [
+            Generation(raw=texts[i * per:(i + 1) * per],
+                       new_tokens=sum(_count_new_tokens(r, self.stop_ids) for r in new[i * per:(i + 1) * per]))
+            for i in range(len(ids))
+        ]
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible `/v1/completions` server, through the `openai` client, with retries."""
+
+    name = "openai"
+
+    def __init__(self, cfg: Config, tokenizer=None):
+        """Client for cfg.teacher_base_url; the local tokenizer counts and fits prompts."""
+        from openai import OpenAI
+
+        from .models import load_model_config, load_tokenizer, resolve
+
+        if not cfg.teacher_base_url:
+            raise UserError("teacher_backend='openai' needs teacher_base_url, e.g. 'http://127.0.0.1:8000/v1' (vLLM or `transformers serve`)")
+        self.cfg = cfg
+        self.url = cfg.teacher_base_url
+        self.tok = tokenizer or load_tokenizer(cfg.teacher)
+        self.context = _context_size(load_model_config(cfg.teacher))
+        self.served_model = cfg.teacher_served_model or resolve(cfg.teacher)
+        self.batch_size = max(1, cfg.teacher_batch_size)
+        self.dtype = "server"
+        self.one_prompt_per_request = False  # learnt on the first batch: `transformers serve` takes one prompt
+        key = os.environ.get("TEACHER_API_KEY") or "EMPTY"  # never the OpenAI key: this URL may be anyone's
+        self.client = OpenAI(base_url=self.url, api_key=key, max_retries=0, timeout=cfg.teacher_timeout_s)
+
+    def _call(self, **params: Any):
+        import openai
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(self.cfg.teacher_max_retries + 1),
+                                    wait=wait_exponential(multiplier=0.5, max=10),
+                                    retry=retry_if_exception_type(transient), reraise=True):
+                with attempt:
+                    return self.client.completions.create(model=self.served_model, **params)
+        except (openai.APIConnectionError, openai.APITimeoutError) as err:
+            raise UserError(
+                f"the teacher endpoint {self.url} is not reachable ({type(err).__name__}): start the server "
+                f"(vLLM, TGI or `transformers serve MODEL`) or fix teacher_base_url") from None
+        except openai.NotFoundError as err:
+            raise UserError(f"the teacher endpoint {self.url} does not serve model {self.served_model!r} "
+                            f"({err.message[:200]}): set teacher_served_model to the server's model name") from None
+
+    def _params(self, settings: GenSettings, seed: int) -> dict:
+        p: dict[str, Any] = dict(max_tokens=settings.max_new_tokens, stop=[EOS, FIM_PAD])
+        if settings.do_sample:
+            p.update(temperature=settings.temperature, top_p=settings.top_p, seed=seed)
+        else:
+            p.update(temperature=0.0)
+        return p
+
+    def _one(self, prompt: str, settings: GenSettings, seed: int) -> Generation:
+        import openai
+
+        raw, tokens = [], 0
+        for j in range(settings.num_samples if settings.do_sample else 1):  # `n` is not honoured by every server
+            try:
+                r = self._call(prompt=prompt, **self._params(settings, seed + j))
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
+                raise UserError(f"the teacher endpoint {self.url} refused the request ({err.message[:300]}): "
+                                "check teacher_served_model and max_new_tokens against the server's limits") from None
+            raw.append(r.choices[0].text)
+            tokens += r.usage.completion_tokens if r.usage else len(encode(self.tok, r.choices[0].text))
+        return Generation(raw=raw, new_tokens=tokens)
+
+    def generate(self, prompts: Sequence[str], ids: Sequence[list[int]], suffixes: Sequence[str], settings: GenSettings,
+                 seed: int = 0) -> list[Generation]:
+        """Answers for one batch: one request with a list of prompts, or concurrent single requests."""
+        import openai
+
+        prompts = list(prompts)
+        n = settings.num_samples if settings.do_sample else 1
+        if not self.one_prompt_per_request:
+            try:
+                r = self._call(prompt=prompts, n=n, **self._params(settings, seed)) if n > 1 else \
+                    self._call(prompt=prompts, **self._params(settings, seed))
+                choices = sorted(r.choices, key=lambda c: c.index)
+                if len(choices) == len(prompts) * n:  # usage is per request: count each answer locally
+                    return [Generation(raw=[c.text for c in choices[i * n:(i + 1) * n]],
+                                       new_tokens=sum(len(encode(self.tok, c.text)) for c in choices[i * n:(i + 1) * n]))
+                            for i in range(len(prompts))]
+            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                pass
+            self.one_prompt_per_request = True
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, self.cfg.teacher_concurrency)) as pool:
+            return list(pool.map(lambda p: self._one(p, settings, seed), prompts))
+
+
+def _context_size(config) -> int:
+    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
+        if getattr(config, name, None):
+            return int(getattr(config, name))
+    return 2048
+
+
+def make_backend(cfg: Config, model=None, tokenizer=None) -> TransformersBackend | OpenAIBackend:
+    """The backend cfg.teacher_backend names: 'transformers' (in-process) or 'openai' (an endpoint)."""
+    if cfg.teacher_backend == "transformers":
+        return TransformersBackend(cfg, model, tokenizer)
+    if cfg.teacher_backend == "openai":
+        return OpenAIBackend(cfg, tokenizer)
+    raise UserError(f"unknown teacher_backend {cfg.teacher_backend!r}: use 'transformers' or 'openai'")
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Prepared:
+    """Prompts of every row, fitted to the context, with what had to be done to them."""
+
+    rows: list[tuple[str, int]]  # (split, index in split)
+    ids: list[str]
+    prompts: list[str]
+    token_ids: list[list[int]]
+    suffixes: list[str]
+    trimmed: list[bool]
+    empty: list[bool]
+    stats: dict = field(default_factory=dict)
+
+
+def make_settings(cfg: Config, backend, max_new_tokens: int) -> GenSettings:
+    """The generation settings of this run (what the cache key hashes)."""
+    if cfg.num_samples > 1 and not cfg.do_sample:
+        raise UserError(f"num_samples={cfg.num_samples} needs sampling: set do_sample=True (greedy gives one answer)")
+    return GenSettings(
+        model=model_fingerprint(cfg.teacher),
+        backend=backend.name,
+        served_model=getattr(backend, "served_model", None),
+        prompt_format=PROMPT_FORMAT,
+        fim_mode=cfg.fim_mode,
+        max_new_tokens=max_new_tokens,
+        max_prompt_tokens=backend.context - max_new_tokens,
+        do_sample=cfg.do_sample,
+        temperature=cfg.temperature if cfg.do_sample else None,
+        top_p=cfg.top_p if cfg.do_sample else None,
+        num_samples=cfg.num_samples if cfg.do_sample else 1,
+        seed=cfg.seed if cfg.do_sample else None,
+        dtype=backend.dtype,
+    )
+
+
+def prepare_prompts(ds: DatasetDict, tok, cfg: Config, max_prompt_tokens: int) -> Prepared:
+    """Every row's prompt (its `teacher_input`, rebuilt if cfg.fim_mode asks for the other order), fitted to `max_prompt_tokens`; trims and empties counted."""
+    p = Prepared([], [], [], [], [], [], [])
+    for split in ds:
+        part = ds[split]
+        has_input = "teacher_input" in part.column_names
+        for i, row in enumerate(part):
+            prefix, suffix = row["prefix"], row["suffix"]
+            prompt = row["teacher_input"] if has_input else ""
+            if fim_mode_of(prompt) != cfg.fim_mode or not prompt.startswith(FIM_PREFIX):  # asked for the other order
+                prompt = fim_prompt(prefix, suffix, cfg.fim_mode)
+            ids = encode(tok, prompt)
+            trimmed = False
+            if len(ids) > max_prompt_tokens:
+                prompt, ids, trimmed = fit_prompt(tok, prefix, suffix, fim_mode_of(prompt), max_prompt_tokens)
+            p.rows.append((split, i))
+            p.ids.append(row["id"])
+            p.prompts.append(prompt)
+            p.token_ids.append(ids)
+            p.suffixes.append(split_fim_prompt(prompt)[1])
+            p.trimmed.append(trimmed)
+            p.empty.append(not (prefix + suffix).strip())
+    p.stats = {"prompts_trimmed": sum(p.trimmed), "prompts_empty": sum(p.empty)}
+    return p
+
+
+def _record(pid: str, prompt: str, key: str, gen: Generation | None, suffix: str, trimmed: bool) -> dict:
+    if gen is None:  # empty prompt: nothing to fill in
+        samples, raw, reasons, tokens = [""], "", ["empty_prompt"], 0
+    else:
+        trims = [trim_middle(r, suffix) for r in gen.raw]
+        samples, reasons = [t[0] for t in trims], [t[1] for t in trims]
+        raw, tokens = gen.raw[0], gen.new_tokens
+    return {"id": pid, "prompt_sha": prompt_hash(prompt), "key": key, "samples": samples, "raw": raw,
+            "stop": reasons[0], "new_tokens": tokens, "trimmed": trimmed}
+
+
+def generate_teacher(
+    cfg: Config,
+    ds: DatasetDict,
+    backend=None,
+    cache: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[DatasetDict, dict]:
+    """Add the teacher's columns to every row of `ds`, resuming from (and appending to) the cache; return (dataset, stats)."""
+    from tqdm.auto import tqdm
+
+    backend = backend or make_backend(cfg)
+    tok = backend.tok
+    middles = [m for split in ds for m in ds[split]["middle"]]
+    max_new = span_budget(tok, middles, cfg.max_new_tokens)
+    if max_new >= backend.context:
+        raise UserError(f"max_new_tokens={max_new} leaves no room for a prompt in the teacher's {backend.context}-token context")
+    settings = make_settings(cfg, backend, max_new)
+    key = settings.key()
+    prep = prepare_prompts(ds, tok, cfg, settings.max_prompt_tokens)
+    path = Path(cache) if cache is not None else cache_path(cfg)
+    done = load_cache(path, key)
+    shas = [prompt_hash(p) for p in prep.prompts]
+    todo = [i for i in range(len(prep.ids)) if (prep.ids[i], shas[i]) not in done]
+    reused = len(prep.ids) - len(todo)
+
+    empties = [i for i in todo if prep.empty[i]]
+    if empties:
+        recs = [_record(prep.ids[i], prep.prompts[i], key, None, prep.suffixes[i], prep.trimmed[i]) for i in empties]
+        append_records(path, recs)
+        done.update({(r["id"], r["prompt_sha"]): r for r in recs})
+    todo = [i for i in todo if not prep.empty[i]]
+    trimmed = sum(prep.trimmed[i] for i in todo)
+    if trimmed:  # warned once per run, and only about the rows this run generates
+        _warn(f"{trimmed} prompt(s) longer than {settings.max_prompt_tokens} tokens (the teacher's context minus "
+              f"max_new_tokens={max_new}) were trimmed from the left of the prefix")
+    if empties:
+        _warn(f"{len(empties)} example(s) have an empty prefix and suffix: nothing to fill in between, "
+              "teacher_middle is left empty for them")
+    order = [todo[j] for j in length_sorted([len(prep.token_ids[i]) for i in todo], [prep.ids[i] for i in todo])]
+
+    tokens, examples, start = 0, 0, time.perf_counter()
+    bar = tqdm(total=len(order), desc="teacher", unit="ex", disable=not progress)
+    cursor = 0
+    try:
+        while cursor < len(order):
+            batch = order[cursor:cursor + backend.batch_size]
+            seed = (cfg.seed * 1_000_003 + zlib.crc32(prep.ids[batch[0]].encode())) % 2**31
+            gens = backend.generate([prep.prompts[i] for i in batch], [prep.token_ids[i] for i in batch],
+                                    [prep.suffixes[i] for i in batch], settings, seed)
+            recs = [_record(prep.ids[i], prep.prompts[i], key, g, prep.suffixes[i], prep.trimmed[i]) for i, g in zip(batch, gens)]
+            append_records(path, recs)  # the batch is on disk before the next starts
+            done.update({(r["id"], r["prompt_sha"]): r for r in recs})
+            cursor += len(batch)
+            tokens += sum(g.new_tokens for g in gens)
+            examples += len(batch)
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            bar.update(len(batch))
+            bar.set_postfix_str(f"{tokens / elapsed:.0f} tok/s")
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+
+    records = [done[(pid, sha)] for pid, sha in zip(prep.ids, shas)]
+    out = DatasetDict()
+    pos = 0
+    for split in ds:
+        part = ds[split].remove_columns([c for c in TEACHER_COLUMNS if c in ds[split].column_names])
+        recs = records[pos:pos + len(part)]
+        pos += len(part)
+        cols = {
+            "teacher_middle": [r["samples"][0] for r in recs],
+            "teacher_samples": [r["samples"] for r in recs],
+            "teacher_raw": [r["raw"] for r in recs],
+            "teacher_stop": [r["stop"] for r in recs],
+            "teacher_new_tokens": [int(r["new_tokens"]) for r in recs],
+            "teacher_prompt_trimmed": [bool(r["trimmed"]) for r in recs],
+        }
+        for name in TEACHER_COLUMNS:
+            part = part.add_column(name, cols[name])
+        out[split] = part
+    stats = {
+        "rows": len(prep.ids), "generated": examples, "reused_from_cache": reused, **prep.stats,
+        "new_tokens": tokens, "seconds": round(seconds, 3),
+        "tokens_per_s": round(tokens / seconds, 1) if examples else None,
+        "examples_per_s": round(examples / seconds, 2) if examples else None,
+        "batch_size": backend.batch_size, "settings": asdict(settings), "settings_key": key,
+    }
+    return out, stats
+
+
+def generate_middles(model, tokenizer, prompts: Sequence[str], cfg: Config) -> list[str]:
+    """Greedy (or cfg) middles for raw FIM prompts, no cache: the same batching and stop rules, for timing."""
+    backend = TransformersBackend(cfg, model, tokenizer)
+    max_new = min(cfg.max_new_tokens, backend.context - 1)
+    settings = make_settings(cfg, backend, max_new)
+    prompts = list(prompts)
+    ids = [encode(tokenizer, p) for p in prompts]
+    for i, x in enumerate(ids):  # too long for the context: trim the prefix from the left, as generate_teacher does
+        if len(x) > backend.context - max_new:
+            prefix, suffix = split_fim_prompt(prompts[i])
+            prompts[i], ids[i], _ = fit_prompt(tokenizer, prefix, suffix, fim_mode_of(prompts[i]), backend.context - max_new)
+    suffixes = [split_fim_prompt(p)[1] for p in prompts]
+    out: list[str] = [""] * len(prompts)
+    order = length_sorted([len(x) for x in ids], [str(i) for i in range(len(ids))])
+    for s in range(0, len(order), backend.batch_size):
+        batch = order[s:s + backend.batch_size]
+        gens = backend.generate([prompts[i] for i in batch], [ids[i] for i in batch], [suffixes[i] for i in batch],
+                                settings, cfg.seed)
+        for i, g in zip(batch, gens):
+            out[i] = trim_middle(g.raw[0], suffixes[i])[0]
+    return out
+
+
+def run_teacher(cfg: Config, progress: bool = True, backend=None) -> tuple[DatasetDict, dict]:
+    """Notebook 03 in one call: load the FIM stage, generate (resuming), save the teacher stage and stats.json."""
+    from .data import load_stage, save_stage, stage_dir, write_json
+
+    fim = load_stage(cfg, "fim")
+    ds, stats = generate_teacher(cfg, fim, backend=backend, progress=progress)
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    folder = stage_dir(cfg, "teacher")
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()  # "Saving the dataset" bars would bury the teacher's own
+    try:
+        save_stage(ds, folder)
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
+    stats["quality"] = quality_table(ds).to_dict(orient="records")
+    write_json(folder / "stats.json", stats)
+    return ds, stats
+
+
+# --------------------------------------------------------------------------- the teacher, measured
+
+
+def teacher_scores(ds: DatasetDict) -> pd.DataFrame:
+    """One row per example: id, source, split, span_type, exact match, edit similarity, empty output, stop reason."""
+    import pandas as pd
+
+    frames = []
+    for split in ds:
+        part = ds[split]
+        frames.append(pd.DataFrame({
+            "id": part["id"], "source": part["source"], "split": split, "span_type": part["span_type"],
+            "exact_match": [exact_match(p, r) for p, r in zip(part["teacher_middle"], part["middle"])],
+            "edit_similarity": [edit_similarity(p, r) for p, r in zip(part["teacher_middle"], part["middle"])],
+            "empty": [is_empty(p) for p in part["teacher_middle"]],
+            "stop": part["teacher_stop"] if "teacher_stop" in part.column_names else "",
+        }))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def quality_table(ds_or_scores: DatasetDict | pd.DataFrame) -> pd.DataFrame:
+    """Exact match, mean edit similarity and empty-output rate per split and span type ('all' included)."""
+    import pandas as pd
+
+    scores = teacher_scores(ds_or_scores) if isinstance(ds_or_scores, DatasetDict) else ds_or_scores
+    rows = []
+    for split in dict.fromkeys(scores["split"]):
+        part = scores[scores["split"] == split]
+        for span in ["all", *sorted(part["span_type"].unique())]:
+            sub = part if span == "all" else part[part["span_type"] == span]
+            rows.append({"split": split, "span_type": span, "n": len(sub),
+                         "exact_match": round(float(sub["exact_match"].mean()), 3),
+                         "edit_similarity": round(float(sub["edit_similarity"].mean()), 3),
+                         "empty_rate": round(float(sub["empty"].mean()), 3)})
+    return pd.DataFrame(rows)
+
+
+def plot_edit_similarity(scores: pd.DataFrame, path: str | Path | None = None) -> Figure:
+    """Histogram of the teacher's edit similarity per split; saved to `path` if given."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    bins = [i / 20 for i in range(21)]
+    for split in dict.fromkeys(scores["split"]):
+        ax.hist(scores.loc[scores["split"] == split, "edit_similarity"], bins=bins, alpha=0.55, label=split)
+    ax.set_xlabel("edit similarity of teacher_middle to the true middle (1 = identical)")
+    ax.set_ylabel("examples")
+    ax.set_title("How close is the teacher?")
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def fill_in_html(row: dict, context_lines: int = 6) -> str:
+    """Side-by-side HTML of one example: the true middle and the teacher's, each between its context."""
+    pre = "".join(row["prefix"].splitlines(keepends=True)[-context_lines:])
+    suf = "".join(row["suffix"].splitlines(keepends=True)[:context_lines])
+    esc = html.escape
+    score = edit_similarity(row["teacher_middle"], row["middle"])
+
+    def pane(title: str, middle: str, colour: str) -> str:
+        shown = esc(middle) if middle else "<i>(empty)</i>"
+        return (f"<td style='vertical-align:top;width:50%'><b>{title}</b><pre style='white-space:pre-wrap;"
+                f"font-size:12px;border:1px solid #ccc;padding:4px;color:#111'><span style='color:#888'>{esc(pre)}</span>"
+                f"<span style='background:{colour}'>{shown}</span><span style='color:#888'>{esc(suf)}</span></pre></td>")
+
+    head = esc(f"{row['id']} · {row['span_type']} · edit similarity {score:.2f} · stop: {row.get('teacher_stop', '?')}")
+    return (f"<div><b>{head}</b><table style='width:100%;table-layout:fixed'><tr>"
+            f"{pane('true middle', row['middle'], '#c8f7c5')}{pane('teacher_middle', row['teacher_middle'], '#fde2a7')}"
+            "</tr></table></div>")
+
+
+def trim_example_html(ds: DatasetDict) -> str:
+    """HTML of one answer before and after the stop rules (a suffix repeat if any, else a runaway, else an EOS)."""
+    rows = [r for split in ds for r in ds[split] if r["teacher_middle"].strip()]
+    row = next((r for stop in ("suffix", "length", "eos", "fim_pad") for r in rows if r["teacher_stop"] == stop), None)
+    if row is None:
+        return "<i>no non-empty answer to show</i>"
+    raw = re.sub(f"({re.escape(FIM_PAD)})+", lambda m: f"{FIM_PAD}×{len(m.group(0)) // len(FIM_PAD)}", row["teacher_raw"])
+    esc = html.escape
+    cols = [("teacher_raw (generated)", raw), ("teacher_middle (kept)", row["teacher_middle"]),
+            ("suffix (start)", row["suffix"][:240])]
+    cells = "".join(f"<td style='vertical-align:top'><b>{t}</b><pre style='white-space:pre-wrap;font-size:12px;"
+                    f"border:1px solid #ccc;padding:4px;color:#111'>{esc(x)}</pre></td>" for t, x in cols)
+    return (f"<div><b>{esc(row['id'])}</b>: stopped by <code>{esc(row['teacher_stop'])}</code>"
+            f"<table style='width:100%;table-layout:fixed'><tr>{cells}</tr></table></div>")
+
+
+def pick_examples(ds: DatasetDict, split: str = "test", best: bool = True, n: int = 2) -> list[dict]:
+    """The `n` best (or worst) fill-ins of a split by edit similarity (ties by id), non-empty middles only."""
+    part = ds[split] if split in ds and len(ds[split]) else ds[next(s for s in ds if len(ds[s]))]
+    rows = [r for r in part if r["middle"].strip()]
+    rows.sort(key=lambda r: ((-1 if best else 1) * edit_similarity(r["teacher_middle"], r["middle"]), r["id"]))
+    return rows[:n]
+
+
+def stop_reasons(ds: DatasetDict) -> pd.DataFrame:
+    """How the teacher's answers ended, per split: counts of eos / fim_pad / suffix / length / ..."""
+    import pandas as pd
+
+    rows = [{"split": s, "stop": r} for s in ds for r in ds[s]["teacher_stop"]]
+    if not rows:
+        return pd.DataFrame()
+    return pd.crosstab(pd.DataFrame(rows)["split"], pd.DataFrame(rows)["stop"])
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def _bench_examples(cfg: Config, n: int) -> tuple[list[dict], list[str]]:
+    """`n` seeded-random rows of the FIM dataset, and every true middle (for the span budget)."""
+    from .data import load_stage
+
+    try:
+        ds = load_stage(cfg, "fim")
+    except UserError:
+        from .fim import build_fim_dataset
+
+        print("no FIM artifact for this run: building the FIM dataset in memory (notebook 02 saves it)")
+        ds = build_fim_dataset(cfg)
+    rows = [r for s in ("test", "valid", "train") if s in ds for r in ds[s]]
+    rows = [r for r in rows if (r["prefix"] + r["suffix"]).strip()]
+    import random
+
+    middles = [r["middle"] for r in rows]
+    random.Random(cfg.seed).shuffle(rows)
+    return rows[:n], middles
+
+
+def _seed_way(model, tok, prompts: Sequence[str], context: int) -> tuple[int, float]:
+    """The seed project's loop: one prompt at a time, max_new_tokens=512, only the model's own EOS stops it."""
+    device = next(model.parameters()).device
+    tokens, start = 0, time.perf_counter()
+    for p in prompts:
+        ids = torch.tensor([encode(tok, p)], device=device)
+        budget = min(512, context - ids.shape[1])  # 512, unless the (tiny) context ends first
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=budget,
+                                 do_sample=False, pad_token_id=tok.convert_tokens_to_ids(FIM_PAD))
+        tokens += out.shape[1] - ids.shape[1]
+    _sync(device)
+    return tokens, time.perf_counter() - start
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_teacher(args) -> None:
+    """`python -m utils bench teacher`: the seed project's generation loop vs ours, same examples, one process."""
+    from .__main__ import _settings
+
+    cfg = load_config(args.profile, **_settings(getattr(args, "set", None)))
+    n = getattr(args, "examples", None) or cfg.teacher_bench_examples
+    rows, all_middles = _bench_examples(cfg, n)
+    if not rows:
+        raise UserError("no examples to time: build the FIM dataset first (notebook 02 or `python -m utils fim`)")
+    backend = TransformersBackend(cfg)
+    model, tok = backend.model, backend.tok
+    max_new = span_budget(tok, all_middles, cfg.max_new_tokens)  # as generate_teacher: the dataset's span budget
+    settings = make_settings(cfg, backend, max_new)
+    prompts = [r["teacher_input"] for r in rows]
+    ids = [encode(tok, p) for p in prompts]
+    suffixes = [split_fim_prompt(p)[1] for p in prompts]
+    print(f"teacher {cfg.teacher} on {backend.device.type} ({backend.dtype}, {torch.get_num_threads()} threads), "
+          f"{len(rows)} examples, prompts of {min(map(len, ids))}-{max(map(len, ids))} tokens")
+    backend.generate(prompts[:2], ids[:2], suffixes[:2], settings)  # warm-up: first-call overheads are nobody's speed
+
+    seed_tokens, seed_s = _seed_way(model, tok, prompts, backend.context)
+    _sync(backend.device)
+    start = time.perf_counter()
+    our_tokens = 0
+    order = length_sorted([len(x) for x in ids], [r["id"] for r in rows])
+    for s in range(0, len(order), backend.batch_size):
+        batch = order[s:s + backend.batch_size]
+        gens = backend.generate([prompts[i] for i in batch], [ids[i] for i in batch], [suffixes[i] for i in batch], settings)
+        our_tokens += sum(g.new_tokens for g in gens)
+    _sync(backend.device)
+    our_s = time.perf_counter() - start
+
+    def line(name: str, tokens: int, secs: float) -> str:
+        return f"{name:<58} {tokens:>7} tokens {secs:>7.2f} s {tokens / secs:>9.1f} tok/s {len(rows) / secs:>8.2f} ex/s"
+
+    print(line("seed: one at a time, max_new_tokens=512, EOS only", seed_tokens, seed_s))
+    print(line(f"ours: batches of {backend.batch_size} by length, max_new_tokens={max_new}, stop rules", our_tokens, our_s))
+    print(f"speedup: {seed_s / our_s:.1f}x")
+
+
+# --------------------------------------------------------------------------- tiny profile only
+
+
+def seen_by_tiny_teacher(sources: Sequence[str]) -> list[bool]:
+    """For each `source` of the sample corpus: was the file in the tiny teacher's training set (7 of every 8 files)?"""
+    from .tiny import SAMPLE_DIR
+
+    files = [str(p.relative_to(SAMPLE_DIR)) for p in sorted(SAMPLE_DIR.rglob("*.moon"))]
+    held_out = {f for i, f in enumerate(files) if i % 8 == 7}  # utils.tiny keeps every 8th file out
+    return [s.partition("/")[2] not in held_out for s in sources]
+
+
+__all__ = [
+    "GenSettings", "Generation", "OpenAIBackend", "SuffixRepeatStop", "TransformersBackend", "bench_teacher",
+    "cache_path", "fill_in_html", "find_suffix_repeat", "fit_prompt", "generate_middles", "generate_teacher",
+    "load_cache", "make_backend", "trim_example_html", "pick_examples", "plot_edit_similarity", "quality_table", "run_teacher",
+    "span_budget", "split_fim_prompt", "stop_reasons", "suffix_pattern", "teacher_scores", "trim_middle",
+]
