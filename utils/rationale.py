@@ -20,7 +20,6 @@ import math
 import os
 import random
 import re
-import shutil
 import sys
 import time
 from collections import Counter
@@ -980,6 +979,8 @@ def build_tiny_explainer(out: Path, texts: list[str], seed: int = 0, steps: int 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPTBigCodeConfig, GPTBigCodeForCausalLM, PreTrainedTokenizerFast
 
+    from .tiny import train_causal_lm
+
     torch.manual_seed(seed)
     rng = random.Random(seed)
     examples = _explainer_examples(texts, 3000, rng)
@@ -1008,7 +1009,10 @@ def build_tiny_explainer(out: Path, texts: list[str], seed: int = 0, steps: int 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: one thread is faster, and much faster on a shared machine
     try:
-        final_loss = _train_explainer(model, encoded, tok.pad_token_id, steps, rng, verbose, lr)
+        final_loss = train_causal_lm(
+            model, lambda: [encoded[rng.randrange(len(encoded))] for _ in range(8)], steps, lr=lr, warmup=20,
+            pad_id=tok.pad_token_id, name="tiny explainer", verbose=verbose,
+        )
     finally:
         torch.set_num_threads(threads)
     model.generation_config.eos_token_id = tok.eos_token_id
@@ -1020,56 +1024,9 @@ def build_tiny_explainer(out: Path, texts: list[str], seed: int = 0, steps: int 
     return {"final_loss": round(final_loss, 4), "steps": steps, "train_seconds": round(time.time() - start, 1), "examples": len(encoded)}
 
 
-def _train_explainer(model: Any, encoded: list, pad_id: int, steps: int, rng: random.Random, verbose: bool,
-                     lr: float) -> float:
-    """Next-token training on the answers only (prompt tokens masked); returns the last loss."""
-    import torch
-
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
-    )
-    start = time.time()
-    for step in range(steps):
-        batch = [encoded[rng.randrange(len(encoded))] for _ in range(8)]
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.full((len(batch), width), pad_id)
-        labels = torch.full((len(batch), width), -100)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, (e, n_prompt) in enumerate(batch):
-            ids[i, : len(e)] = torch.tensor(e)
-            labels[i, n_prompt : len(e)] = torch.tensor(e[n_prompt:])
-            mask[i, : len(e)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        if verbose and (step % 100 == 0 or step == steps - 1):
-            print(f"  tiny explainer step {step:4d}/{steps}  loss {loss.item():.3f}  ({time.time() - start:.0f}s)")
-    return float(loss.item())
-
-
 def ensure_tiny_explainer(corpus_dir: Path | None = None, verbose: bool = True) -> Path:
     """Path of the tiny explainer, building it first (once, under a file lock, atomic rename) if missing."""
-    from filelock import FileLock
+    from .tiny import _read_corpus, build_once
 
-    out = explainer_dir()
-    if (out / "config.json").exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out) + ".lock"):
-        if (out / "config.json").exists():
-            return out
-        files = sorted(Path(corpus_dir or SAMPLE_DIR).rglob("*.moon"))
-        if not files:
-            raise UserError(f"no .moon files under {corpus_dir or SAMPLE_DIR}: the sample corpus should be in data/moonscript")
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        if verbose:
-            print(f"building {LOCAL_EXPLAINER} (once; under a minute on 2 CPU cores)")
-        stats = build_tiny_explainer(tmp, [f.read_text(encoding="utf-8") for f in files], verbose=verbose)
-        (tmp / "build_stats.json").write_text(json.dumps(stats, indent=1))
-        tmp.rename(out)
-    return out
+    texts = lambda: _read_corpus(Path(corpus_dir or SAMPLE_DIR))  # noqa: E731 (read only when building)
+    return build_once(explainer_dir(), lambda tmp: build_tiny_explainer(tmp, texts(), verbose=verbose), LOCAL_EXPLAINER, verbose)

@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -126,6 +128,44 @@ def fim_loss(model, tok, windows: list[str], seed: int = 0) -> float:
     return sum(losses) / len(losses)
 
 
+def train_causal_lm(
+    model: torch.nn.Module,
+    next_batch: Callable[[], list[tuple[list[int], int]]],
+    steps: int,
+    lr: float,
+    warmup: int,
+    pad_id: int,
+    name: str,
+    verbose: bool = True,
+) -> float:
+    """Train a causal LM on batches of (token ids, prompt length), the loss on tokens after the prompt; return the last loss."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    )
+    model.train()
+    start = time.time()
+    for step in range(steps):
+        batch = next_batch()
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.full((len(batch), width), pad_id)
+        labels = torch.full((len(batch), width), -100)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, (e, n_prompt) in enumerate(batch):
+            ids[i, : len(e)] = torch.tensor(e)
+            labels[i, n_prompt : len(e)] = torch.tensor(e[n_prompt:])
+            mask[i, : len(e)] = 1
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        if verbose and (step % 100 == 0 or step == steps - 1):
+            print(f"  {name} step {step:4d}/{steps}  loss {loss.item():.3f}  ({time.time() - start:.0f}s)")
+    return float(loss.item())
+
+
 def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 300, verbose: bool = True) -> dict:
     """Train the tiny teacher on `texts` with the FIM objective and save it to `out`."""
     torch.manual_seed(seed)
@@ -151,30 +191,13 @@ def build_tiny_teacher(out: Path, texts: list[str], seed: int = 0, steps: int = 
     held_windows = [w for t in held_texts for w in _windows(t, tok, 200)]
     untrained_loss = fim_loss(model, tok, held_windows)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 30) * 0.5 * (1 + math.cos(math.pi * s / steps))
-    )
     pad_id = tok.convert_tokens_to_ids(FIM_PAD)
-    model.train()
-    start = time.time()
-    for step in range(steps):
-        batch = [_fim_training_text(rng.choice(train_windows), rng) for _ in range(16)]
-        enc = [tok.encode(b)[: config.n_positions] for b in batch]
-        width = max(map(len, enc))
-        ids = torch.full((len(enc), width), pad_id)
-        labels = torch.full((len(enc), width), -100)
-        for i, e in enumerate(enc):
-            ids[i, : len(e)] = torch.tensor(e)
-            labels[i, : len(e)] = torch.tensor(e)
-        loss = model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        if verbose and (step % 100 == 0 or step == steps - 1):
-            print(f"  tiny teacher step {step:4d}/{steps}  loss {loss.item():.3f}  ({time.time() - start:.0f}s)")
+
+    def next_batch() -> list[tuple[list[int], int]]:
+        texts = [_fim_training_text(rng.choice(train_windows), rng) for _ in range(16)]
+        return [(tok.encode(t)[: config.n_positions], 0) for t in texts]  # the loss covers every token
+
+    train_causal_lm(model, next_batch, steps, lr=3e-3, warmup=30, pad_id=pad_id, name="tiny teacher", verbose=verbose)
     trained_loss = fim_loss(model, tok, held_windows)
     model.generation_config.pad_token_id = pad_id
     model.generation_config.eos_token_id = tok.convert_tokens_to_ids(EOS)
@@ -270,24 +293,27 @@ def build_tiny_student(out: Path, texts: list[str], seed: int = 0) -> dict:
 # --------------------------------------------------------------------------- cache
 
 
-def ensure_tiny_model(name: str, corpus_dir: Path | None = None, verbose: bool = True) -> Path:
-    """Path of a tiny model, building it first (once, under a lock) if the cache lacks it."""
-    if name not in TINY_NAMES:
-        raise ValueError(f"unknown tiny model {name!r}: choose one of {TINY_NAMES}")
-    out = tiny_dir(name)
+def build_once(out: Path, build: Callable[[Path], dict], what: str, verbose: bool = True) -> Path:
+    """Run `build(tmp)` once under a file lock and move its folder to `out` atomically; return `out`."""
     if (out / "config.json").exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
         if (out / "config.json").exists():  # built by another process while we waited
             return out
-        texts = _read_corpus(corpus_dir or SAMPLE_DIR)
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         if verbose:
-            print(f"building {name} into {out} (once; about a minute on 2 CPU cores)")
-        build = build_tiny_teacher if name == "tiny-teacher" else build_tiny_student
-        stats = build(tmp, texts)
-        (tmp / "build_stats.json").write_text(__import__("json").dumps(stats, indent=1))
+            print(f"building {what} into {out} (once; about a minute on 2 CPU cores)")
+        stats = build(tmp)
+        (tmp / "build_stats.json").write_text(json.dumps(stats, indent=1))
         tmp.rename(out)
     return out
+
+
+def ensure_tiny_model(name: str, corpus_dir: Path | None = None, verbose: bool = True) -> Path:
+    """Path of a tiny model, building it first (once, under a lock) if the cache lacks it."""
+    if name not in TINY_NAMES:
+        raise ValueError(f"unknown tiny model {name!r}: choose one of {TINY_NAMES}")
+    builder = build_tiny_teacher if name == "tiny-teacher" else build_tiny_student
+    return build_once(tiny_dir(name), lambda tmp: builder(tmp, _read_corpus(corpus_dir or SAMPLE_DIR)), name, verbose)
