@@ -106,6 +106,8 @@ def test_headline_table_and_paired(evaluation):
     assert {(a, b) for a, b in zip(pairs.system_a, pairs.system_b)} == {("step_by_step", "untrained"), ("step_by_step", "teacher")}
     same = pairs[(pairs.system_b == "untrained") & (pairs.metric == "edit_similarity")].iloc[0]
     assert same["diff"] == pytest.approx(0.0)  # the saved variant is the untrained student: identical outputs
+    assert "step_by_step - untrained, edit sim: +0.000" in E.paired_summary(pairs)
+    assert "no difference" in E.paired_summary(pairs).splitlines()[0]
 
 
 def test_error_analysis_and_viewer(evaluation):

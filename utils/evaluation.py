@@ -170,6 +170,19 @@ def paired_comparisons(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str
     return pd.DataFrame(rows)
 
 
+def paired_summary(paired: pd.DataFrame, metric: str = "edit_similarity") -> str:
+    """One plain sentence per compared pair on `metric`: the difference, its interval and the verdict."""
+    lines = []
+    for _, r in paired[paired.metric == metric].iterrows():
+        if r.ci_low > 0 or r.ci_high < 0:
+            verdict = f"{r.system_a if r['diff'] > 0 else r.system_b} is better on these examples"
+        else:
+            verdict = "no difference this test set can show"
+        lines.append(f"{r.system_a} - {r.system_b}, {M.METRICS[metric][0]}: {r['diff']:+.3f} "
+                     f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p = {r.p_value:.3f}: {verdict}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- efficiency
 
 
@@ -402,6 +415,8 @@ def plot_metric_bars(results: pd.DataFrame, metrics: Sequence[str] = HEADLINE_ME
         err = np.vstack([(m.value - m.ci_low).clip(lower=0), (m.ci_high - m.value).clip(lower=0)])
         ax.bar(x, m.value, yerr=err, capsize=3, color=[f"C{i}" for i in range(len(m))])
         ax.set_xticks(x, m.system, rotation=35, ha="right", fontsize=8)
+        top = np.nanmax(np.r_[m.value.to_numpy(float), m.ci_high.to_numpy(float), 0.0])
+        ax.set_ylim(0, top * 1.15 if top > 0 else (100 if metric in ("chrf", "bleu") else 1))  # all-zero panels: full scale
         ax.set_title(M.METRICS[metric][0] + ("" if M.METRICS[metric][1] else " (lower is better)" if metric == "empty_rate" else ""), fontsize=10)
     for ax in axes.ravel()[len(metrics):]:
         ax.axis("off")
@@ -451,6 +466,10 @@ def plot_quality_vs_latency(results: pd.DataFrame, metric: str = "edit_similarit
         ax.errorbar(x, y, yerr=[[max(y - lo, 0)], [max(hi - y, 0)]], xerr=xerr, fmt="o", capsize=3, color=f"C{i}", label=s)
         ax.annotate(s, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 20, 50, 100 rather than 2x10^1
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
     ax.set_xlabel("median latency per completion (ms, log scale)")
     ax.set_ylabel(M.METRICS[metric][0])
     ax.set_title("Quality against latency (same examples, same hardware)", fontsize=10)
@@ -464,7 +483,7 @@ def plot_quality_vs_latency(results: pd.DataFrame, metric: str = "edit_similarit
 
 
 def failure_mode(row: pd.Series) -> str:
-    """One label per prediction: exact, whitespace only, empty, first line right, close, or wrong."""
+    """One label per prediction: exact, empty, whitespace only, first line right, close, runs on, or wrong."""
     if row["exact_match"]:
         return "exact"
     if row["empty_rate"]:
@@ -475,6 +494,8 @@ def failure_mode(row: pd.Series) -> str:
         return "first line right"
     if row["edit_similarity"] >= 0.7:
         return "close (edit sim >= 0.7)"
+    if len(row["prediction"]) > 2 * max(len(row["middle"]), 1):
+        return "runs on (> 2x too long)"
     return "wrong"
 
 
@@ -496,7 +517,7 @@ def failure_modes(predictions: pd.DataFrame, system: str) -> pd.DataFrame:
     part = predictions[predictions.system == system].copy()
     part["failure_mode"] = part.apply(failure_mode, axis=1)
     table = pd.crosstab(part["failure_mode"], part["span_type"], margins=True, margins_name="total")
-    order = ["exact", "whitespace only", "first line right", "close (edit sim >= 0.7)", "wrong", "empty", "total"]
+    order = ["exact", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
     return table.reindex([o for o in order if o in table.index])
 
 

@@ -41,6 +41,7 @@ from transformers import (
     LogitsProcessorList,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    ProgressCallback,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
@@ -121,16 +122,23 @@ def generation_config(tokenizer: PreTrainedTokenizerBase, cfg: Config) -> Genera
 
 
 class NoBlankAnswer(LogitsProcessor):
-    """Forbids EOS while everything generated so far is whitespace: a true middle is never blank."""
+    """A true middle is never blank: no EOS while the answer is only whitespace, and no more whitespace after `max_blank` such tokens."""
 
-    def __init__(self, blank_ids: list[int], eos_token_id: int):
+    def __init__(self, blank_ids: list[int], eos_token_id: int, max_blank: int = 16):
         self.blank = torch.tensor(sorted(set(blank_ids)))
         self.eos = eos_token_id
+        self.max_blank = max_blank  # a weak model can loop on newlines / indentation until max_new_tokens
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        """Mask EOS in the rows whose answer (after the decoder start token) is still blank."""
-        blank = torch.isin(input_ids[:, 1:], self.blank.to(input_ids.device)).all(dim=1)
-        scores[blank, self.eos] = torch.finfo(scores.dtype).min
+        """Mask EOS (and, past `max_blank` tokens, whitespace) in rows whose answer is still blank."""
+        blank_ids = self.blank.to(input_ids.device)
+        answer = input_ids[:, 1:]  # after the decoder start token
+        blank = torch.isin(answer, blank_ids).all(dim=1)
+        lowest = torch.finfo(scores.dtype).min
+        scores[blank, self.eos] = lowest
+        if answer.shape[1] >= self.max_blank and blank.any():
+            rows = blank.nonzero(as_tuple=True)[0]
+            scores[rows.unsqueeze(1), blank_ids.unsqueeze(0)] = lowest
         return scores
 
 
@@ -327,6 +335,26 @@ class NanLossCallback(TrainerCallback):
         return control
 
 
+class CompactProgress(ProgressCallback):
+    """The Trainer's progress bar, with one line per evaluation instead of every log dict."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        """No second bar for the few evaluation batches."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        """Print the valid metrics of an evaluation (training losses stay in log_history)."""
+        if state.is_world_process_zero and logs and "eval_edit_similarity" in logs:
+            line = (
+                f"{self.name} step {state.global_step:>4}: valid edit similarity {logs['eval_edit_similarity']:.3f}, "
+                f"empty {logs.get('eval_empty_rate', 0):.0%}, valid loss {logs.get('eval_loss', math.nan):.3f}"
+            )
+            (self.training_bar.write if self.training_bar is not None else print)(line)
+
+
 def make_compute_metrics(tokenizer: PreTrainedTokenizerBase):
     """`compute_metrics` for `predict_with_generate`: edit similarity, exact match and empty rate of the decoded middles."""
 
@@ -443,6 +471,7 @@ def training_arguments(cfg: Config, output_dir: str | Path, has_valid: bool = Tr
         logging_nan_inf_filter=False,  # a NaN must reach NanLossCallback, not be averaged away
         remove_unused_columns=False,  # the explain columns are not arguments of the model
         report_to="none",
+        disable_tqdm=False,  # a progress bar even when transformers' logging was quietened (it follows the log level)
         seed=cfg.seed,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available() or cfg.device == "cpu",
@@ -512,6 +541,10 @@ def train_variant(
         callbacks=[EarlyStoppingCallback(cfg.early_stopping_patience), nan_guard, *(callbacks or [])],
         alpha=cfg.alpha if spec.explain else 1.0,
     )
+    for callback in list(trainer.callback_handler.callbacks):
+        if isinstance(callback, ProgressCallback) or type(callback).__name__ == "NotebookProgressCallback":
+            trainer.remove_callback(callback)
+    trainer.add_callback(CompactProgress(variant))
     start = time.time()
     result = trainer.train(resume_from_checkpoint=True if last else None)
     if nan_guard.bad_step is not None:
@@ -522,6 +555,7 @@ def train_variant(
             f"(learning_rate={cfg.learning_rate}, bf16={cfg.bf16}); the last good checkpoint is {where}. "
             "Lower learning_rate (or set bf16=False) and run again."
         )
+    trainer.model.generation_config = generation_config(tok, cfg)  # the Trainer's evaluation filled in defaults (max_length=20)
     history = trainer.state.log_history
     untrained = next((h for h in history if h.get("step") == 0 and "eval_edit_similarity" in h), {})
     log = {
@@ -543,6 +577,7 @@ def train_variant(
         "best": {},
         "log_history": history,
     }
+    trainer.save_model(str(out))  # best weights + generation config + the code-safe tokenizer (every rank: FSDP / ZeRO gather here)
     if trainer.is_world_process_zero():
         # the kept (best) model, re-scored through generate_middles: the code path notebook 06 uses
         valid = data["valid"]
@@ -550,7 +585,6 @@ def train_variant(
         log["best"] = evaluate_middles(predictions, list(valid["middle"]))
         unguarded = generate_middles(trainer.model, tok, list(valid["student_input"]), cfg, no_blank=False)
         log["best"]["empty_rate_without_guard"] = sum(map(is_empty, unguarded)) / max(len(unguarded), 1)
-        trainer.save_model(str(out))  # best weights + generation config + the code-safe tokenizer
         write_json(log_path, log)
         (out / "README.md").write_text(model_card(cfg, log))
         if not cfg.keep_checkpoints:
@@ -647,7 +681,7 @@ base_model: {cfg.student}
 # {cfg.student} distilled on MoonScript fill-in-the-middle: `{log['variant']}`
 
 **Method.** {log['description']}. Inputs are `predict: <prefix>{HOLE}<suffix>`; the label is the
-{'teacher model' if log['labels'] == 'teacher' else 'true'} middle{', plus `explain: ...` -> a rationale, loss alpha * predict + (1 - alpha) * explain' if 'explain' in log['tasks'] else ''}
+{"teacher's" if log['labels'] == 'teacher' else 'true'} middle{', plus `explain: ...` -> a rationale, loss alpha * predict + (1 - alpha) * explain' if 'explain' in log['tasks'] else ''}
 (Hsieh et al. 2023, "Distilling Step-by-Step!").
 
 **Teacher.** `{cfg.teacher}` (fill-in-the-middle prompts). **Rationales.** `{cfg.rationale_model}`.
