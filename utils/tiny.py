@@ -36,7 +36,7 @@ from .fim import fim_prompt
 
 TINY_NAMES = ("tiny-teacher", "tiny-student")
 BUILD_VERSION = "2"  # bump when the recipe changes, so stale caches are rebuilt
-STUDENT_BUILD_VERSION = "4"  # the student's own recipe (v3: lm_head at std d_model**-0.5; v4: sentencepiece vocabulary); the teacher keeps BUILD_VERSION
+STUDENT_BUILD_VERSION = "5"  # the student's own recipe (v3: lm_head at std d_model**-0.5; v5: sentencepiece vocabulary); the teacher keeps BUILD_VERSION
 SAMPLE_DIR = REPO_ROOT / "data" / "moonscript"
 
 
