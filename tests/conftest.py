@@ -20,7 +20,7 @@ REAL_MOONSCRIPT = REPO_ROOT.parent / "shared" / "data" / "moonscript-real"
 @pytest.fixture(scope="session")
 def fim_cfg(tmp_path_factory):
     """A tiny config whose 'fim' stage (notebook 02's artifact) is built once per session."""
-    from utils.data import save_stage, stage_dir
+    from utils.artifacts import save_stage, stage_dir
     from utils.fim import build_fim_dataset
 
     cfg = load_config("tiny", artifacts_dir=str(tmp_path_factory.mktemp("session-artifacts")), run_name="unit")
@@ -40,6 +40,6 @@ def cfg(tmp_path, fim_cfg):
 @pytest.fixture(scope="session")
 def fim_dataset(fim_cfg):
     """The session's tiny FIM DatasetDict (train / valid / test)."""
-    from utils.data import load_stage
+    from utils.artifacts import load_stage
 
     return load_stage(fim_cfg, "fim")

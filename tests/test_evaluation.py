@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pandas as pd
@@ -12,7 +11,8 @@ from datasets import Dataset, DatasetDict
 from utils import evaluation as E
 from utils import metrics as M
 from utils.config import HOLE, load_config
-from utils.data import SAMPLE_DIR, save_stage
+from utils.artifacts import save_stage
+from utils.data import SAMPLE_DIR
 from utils.fim import fim_prompt
 
 SPANS = ("single_line", "multi_line", "random_span")
@@ -125,8 +125,8 @@ def test_error_analysis_and_viewer(evaluation):
 
 def test_bench_student_prints_speedup(run_cfg, capsys, monkeypatch):
     monkeypatch.setenv("DISTIL_ARTIFACTS", run_cfg.artifacts_dir)
-    sets = ["run_name=synthetic", "max_new_tokens=8", "max_target_tokens=8", "device=cpu"]
-    E.bench_student(argparse.Namespace(profile="tiny", set=sets, examples=2))
+    cfg = load_config("tiny", run_name="synthetic", max_new_tokens=8, max_target_tokens=8, device="cpu")
+    E.bench_student(cfg, examples=2)
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("speedup: ") and out[-1].endswith("x")
     assert float(out[-1].split()[1].rstrip("x")) > 0

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from conftest import REAL_MOONSCRIPT
-from utils.config import REPO_ROOT, STUDENT_HUB_ID, TEACHER_HUB_ID
+from utils.config import REPO_ROOT, STUDENT_HUB_ID, TEACHER_HUB_ID, load_config
 from utils.inspection import REAL_CONFIGS, count_parameters, describe, diff_html, kv_cache_bytes, roundtrip_report
 
 
@@ -35,7 +35,7 @@ def _rates(report: str) -> dict[str, float]:
 
 
 def test_roundtrip_on_sample_corpus():
-    rates = _rates(roundtrip_report(REPO_ROOT / "data" / "moonscript", show_files=False))
+    rates = _rates(roundtrip_report(REPO_ROOT / "data" / "moonscript", load_config("tiny"), show_files=False))
     assert rates["teacher"] == 100.0
     assert rates["student (code-safe)"] == 100.0
     assert rates["student (raw)"] < 20.0
@@ -66,3 +66,21 @@ def test_cli_bad_input_is_one_line(argv, message):
     assert res.returncode == 2
     assert message in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_roundtrip_cli_honours_set_and_refuses_bad_settings(tmp_path, capsys):
+    """`roundtrip` reads --profile / --set like every command: a missing student folder or an unknown setting is refused."""
+    from utils.__main__ import main
+    from utils.models import load_tokenizer
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "a.moon").write_text("x = {1, 2}\n\tprint x\n")
+    assert main(["roundtrip", str(tmp_path / "code"), "--set", "student=/does/not/exist", "--set", "bogus=1"]) == 2
+    assert "bogus" in capsys.readouterr().err
+    assert main(["roundtrip", str(tmp_path / "code"), "--set", "student=/does/not/exist"]) == 2
+    assert "/does/not/exist" in capsys.readouterr().err
+    # a folder holding a tokenizer is used as the student
+    load_tokenizer("tiny-student").save_pretrained(tmp_path / "student")
+    assert main(["roundtrip", str(tmp_path / "code"), "--summary", "--set", f"student={tmp_path / 'student'}"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "student") in out and "(1/1)" in out

@@ -16,7 +16,7 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from utils.config import REPO_ROOT, UserError, load_config
-from utils.data import load_merged, load_stage, save_stage, stage_dir
+from utils.artifacts import load_merged, load_stage, save_stage, stage_dir
 from utils.rationale import (
     PLACEHOLDER_KEY,
     build_messages,

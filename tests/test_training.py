@@ -9,7 +9,7 @@ from datasets import DatasetDict
 from transformers import TrainerCallback
 
 from utils.config import HOLE, UserError, load_config
-from utils.data import save_stage, stage_dir
+from utils.artifacts import save_stage, stage_dir
 from utils.tokenization import decode_ids, encode_text, is_code_safe
 from utils.training import (
     EXPLAIN,

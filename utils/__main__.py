@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-from .config import UserError
+from .config import Config, UserError, load_config, parse_overrides
 
 
-def _settings(pairs: list[str]) -> dict:
-    """Parse `--set key=value` pairs; values are read as JSON when they parse, else as strings."""
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise UserError(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+def _config(args: argparse.Namespace, **extra: object) -> Config:
+    """The run's settings from `--profile` and `--set`, checked before any work."""
+    return load_config(args.profile, **{**parse_overrides(args.set), **extra})
 
 
 def cmd_run(args: argparse.Namespace) -> None:
     from .runner import run_series
 
-    run_dir = run_series(args.profile, args.run_name, _settings(args.set), args.only, args.regenerate)
+    run_dir = run_series(args.profile, args.run_name, parse_overrides(args.set), args.only, args.regenerate)
     report = run_dir / "report" / "results.csv"
     print(f"run finished: artifacts in {run_dir}")
     if report.exists():
@@ -37,31 +27,30 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_roundtrip(args: argparse.Namespace) -> None:
     from .inspection import roundtrip_report
 
-    table = roundtrip_report(args.dir, args.profile, show_files=not args.summary)
-    print(table)
+    print(roundtrip_report(args.dir, _config(args), show_files=not args.summary))
 
 
 def cmd_fim(args: argparse.Namespace) -> None:
-    from .fim import build_fim_dataset_cli
+    from .fim import fim_command
 
-    build_fim_dataset_cli(args)
+    fim_command(_config(args), args.corpus, args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .training import train_cli
+    from .training import train_command
 
-    train_cli(args)
+    train_command(_config(args), args.variants, args.retrain)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
     if args.what == "teacher":
         from .teacher import bench_teacher
 
-        bench_teacher(args)
+        bench_teacher(_config(args), args.examples)
     else:
         from .evaluation import bench_student
 
-        bench_student(args)
+        bench_student(_config(args), args.examples)
 
 
 def main(argv: list[str] | None = None) -> int:

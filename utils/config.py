@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,24 @@ FIM_TOKENS = (EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD)
 # the hole marker in the student's input: T5's first span-corruption sentinel,
 # which is exactly what flan-t5 learned "a missing span goes here" means
 HOLE = "<extra_id_0>"
+
+
+def fim_prompt(prefix: str, suffix: str, mode: str = "psm") -> str:
+    """santacoder's FIM prompt; the model continues it with the middle.
+
+    PSM: <fim-prefix>prefix<fim-suffix>suffix<fim-middle>
+    SPM: <fim-prefix><fim-suffix>suffix<fim-middle>prefix   (the variant bigcode trained)
+    """
+    if mode == "psm":
+        return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
+    if mode == "spm":
+        return f"{FIM_PREFIX}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{prefix}"
+    raise ValueError(f"unknown FIM mode {mode!r}: use 'psm' or 'spm'")
+
+
+def student_prompt(prefix: str, suffix: str) -> str:
+    """The student's input: prefix, one hole marker, suffix (never the middle)."""
+    return f"{prefix}{HOLE}{suffix}"
 
 
 @dataclass
@@ -120,7 +141,7 @@ class Config:
     max_steps: int = 300  # > 0 overrides num_train_epochs: every variant gets the same number of updates
     eval_steps: int = 50
     logging_steps: int = 10  # training loss logged every N steps; eval_steps must be a multiple of it
-    warmup_steps: float = 0.1  # an int (steps) or a float in [0, 1) (share of all steps)
+    warmup_steps: int | float = 0.1  # an int (steps) or a float in [0, 1) (share of all steps)
     weight_decay: float = 0.0
     student_dropout: float | None = 0.0  # the student's dropout while fine-tuning (None: the model's own, 0.1 for flan-t5)
     early_stopping_patience: int = 4
@@ -207,20 +228,156 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def load_config(profile: str = "tiny", **overrides: Any) -> Config:
-    """Settings of `profile` with any single value overridden; unknown names are refused."""
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """`["key=value", ...]` from the command line as a dict; values are read as JSON when they parse, else as text.
+
+    Types and ranges are checked by `load_config`, which coerces text such as `0.9,0.2,0.1` to its field's type.
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UserError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(Config)
+
+
+def _spelling(tp: Any) -> str:
+    """How a value of type `tp` is written, for error messages."""
+    text = str(tp).replace("typing.", "").replace("NoneType", "None").replace("<class '", "").replace("'>", "")
+    return text
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    """`value` as type `tp` (ints, floats, bools, text, tuples, dicts, optionals); ValueError when it is not one."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg)
+            except (ValueError, TypeError) as err:
+                errors.append(str(err))
+        raise ValueError("; ".join(errors))
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{value!r} is not a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0]) for v in value)
+        if len(value) != len(args):
+            raise ValueError(f"{value!r} has {len(value)} values, not {len(args)}")
+        return tuple(_coerce(v, a) for v, a in zip(value, args))
+    if origin is dict:
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            raise ValueError(f"{value!r} is not a mapping")
+        return {_coerce(k, args[0]): _coerce(v, args[1]) for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+        raise ValueError(f"{value!r} is not true or false")
+    if tp is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value) if not isinstance(value, str) else int(value.strip())
+    if tp is float:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not text")
+        return value
+    return value
+
+
+# ranges checked after coercion: (test, what the setting takes)
+_POSITIVE = ("segment_tokens", "spans_per_segment", "max_middle_lines", "max_middle_chars", "student_max_input_tokens",
+             "teacher_batch_size", "max_new_tokens", "num_samples", "teacher_concurrency", "rationale_max_words",
+             "rationale_max_tokens", "rationale_concurrency", "max_target_tokens", "max_rationale_tokens",
+             "train_batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_steps", "logging_steps",
+             "bootstrap_samples", "bench_examples", "teacher_bench_examples", "max_files", "max_segments_per_file",
+             "bench_threads")
+_NON_NEGATIVE = ("min_file_bytes", "max_file_bytes", "max_line_length", "rationale_min_words", "rationale_few_shot",
+                 "rationale_quality_retries", "teacher_max_retries", "rationale_retries", "student_reserve_tokens",
+                 "max_cost_usd", "weight_decay", "early_stopping_patience", "temperature", "rationale_temperature",
+                 "rationale_backoff_s", "rationale_backoff_max_s", "num_train_epochs")
+_CHOICES = {
+    "device": ("auto", "cpu", "cuda"),
+    "fim_mode": ("psm", "spm"),
+    "teacher_backend": ("transformers", "openai"),
+    "dtype": ("auto", "float32", "float16", "bfloat16"),
+    "label_type": ("teacher", "gold"),
+}
+
+
+def _range_problem(name: str, value: Any) -> str | None:
+    """What is wrong with an in-type `value` of setting `name`, or None."""
+    if value is None:
+        return None
+    if name in _POSITIVE and value <= 0:
+        return "a number above 0"
+    if name in _NON_NEGATIVE and value < 0:
+        return "a number of 0 or more"
+    if name in _CHOICES and value not in _CHOICES[name]:
+        return "one of " + ", ".join(_CHOICES[name])
+    if name in ("alpha", "min_alnum_fraction") and not 0 <= value <= 1:
+        return "a number from 0 to 1"
+    if name in ("top_p",) and not 0 < value <= 1:
+        return "a number above 0, at most 1"
+    if name == "learning_rate" and value <= 0:
+        return "a number above 0"
+    if name == "split_fractions" and (min(value) < 0 or value[0] <= 0 or abs(sum(value) - 1) > 1e-6):
+        return "three fractions train,valid,test, each 0 or more, train above 0, summing to 1 (e.g. 0.8,0.1,0.1)"
+    if name == "span_proportions" and (set(value) - {"single_line", "multi_line", "random_span"} or min(value.values()) < 0 or sum(value.values()) <= 0):
+        return "a mapping of single_line, multi_line, random_span to weights of 0 or more, not all 0"
+    if name == "warmup_steps" and (value < 0 or (not float(value).is_integer() and value >= 1)):
+        return "a whole number of steps, or a share of all steps in [0, 1)"
+    if name == "variants" and set(value) - {"finetune", "distill", "step_by_step"}:
+        return "a list of finetune, distill, step_by_step"
+    return None
+
+
+def load_config(profile: str = "tiny", run_name: str | None = None, **overrides: Any) -> Config:
+    """Settings of `profile` (run in folder `run_name`, None: the profile's), any single value overridden.
+
+    Every override is checked before any work: an unknown name, a value of the wrong type or out of
+    range is refused with one line naming the setting, what it got and what it takes. `None` is a real
+    value (for settings that accept it), never "keep the profile's value".
+    """
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    fields = {f.name for f in dataclasses.fields(Config)}
+    types_ = _field_types()
     values = {"profile": profile, **PROFILES[profile]}
+    if run_name is not None:
+        overrides = {"run_name": run_name, **overrides}
     for key, value in overrides.items():
-        if value is None and key not in ("max_files", "teacher_base_url", "rationale_base_url", "hub_model_id", "rationale_price_per_mtok", "bench_threads"):
-            continue  # papermill passes None for "keep the profile's value"
-        if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=3)
+        if key not in types_:
+            close = difflib.get_close_matches(key, types_, n=3)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise UserError(f"unknown setting {key!r}{hint}: see utils/config.py for the list")
-        values[key] = value
+        try:
+            values[key] = _coerce(value, types_[key])
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise UserError(f"setting {key}={value!r} is not valid: it takes {_spelling(types_[key])}") from None
+    for key, value in values.items():
+        if (problem := _range_problem(key, value)) is not None:
+            raise UserError(f"setting {key}={value!r} is out of range: it takes {problem}")
     if "artifacts_dir" not in overrides and os.environ.get("DISTIL_ARTIFACTS"):
         values["artifacts_dir"] = os.environ["DISTIL_ARTIFACTS"]
     return Config(**values)

@@ -3,107 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import re
 from pathlib import Path
 
+import huggingface_hub.constants
 import pandas as pd
-from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import Dataset, load_dataset
 
+from .artifacts import UNREADABLE, moon_files, secret
 from .config import REPO_ROOT, Config, UserError
 
 SAMPLE_DIR = REPO_ROOT / "data" / "moonscript"
-STACK_COLUMNS = ("content", "max_stars_repo_path", "max_stars_repo_name", "size", "ext", "lang")
-
-# which notebook writes each stage's artifact, for error messages
-STAGE_NOTEBOOK = {
-    "fim": "02_fim_segmentation.ipynb",
-    "teacher": "03_teacher_generation.ipynb",
-    "rationale": "04_rationale_generation.ipynb",
-}
 
 
 def read_moon_folder(folder: str | Path, repo_name: str = "local") -> list[dict]:
-    """Rows shaped like The Stack's for every `.moon` file under `folder` (bytes kept as read)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"corpus folder {str(folder)!r} does not exist: give a folder of .moon files, 'sample' or 'the-stack'")
-    rows = []
-    for path in sorted(folder.rglob("*.moon")):
-        raw = path.read_bytes()
-        rows.append(
-            {
-                "content": raw,  # bytes: decoding (and refusing non-UTF-8) is the loader's job
-                "max_stars_repo_path": str(path.relative_to(folder)),
-                "max_stars_repo_name": repo_name,
-                "size": len(raw),
-                "ext": "moon",
-                "lang": "MoonScript",
-            }
-        )
-    if not rows:
-        raise UserError(f"no .moon files under {str(folder)!r}: point --corpus at a folder that holds MoonScript")
-    return rows
+    """Corpus rows {source, content (bytes)} for every `.moon` entry under `folder`.
 
-
-def load_sample_corpus() -> Dataset:
-    """The project's own MoonScript sample, in the same row shape as The Stack."""
-    rows = read_moon_folder(SAMPLE_DIR, repo_name="sample")
-    for r in rows:
-        r["content"] = r["content"].decode("utf-8")
-    return Dataset.from_list(rows)
-
-
-def stage_dir(cfg: Config, stage: str) -> Path:
-    """Folder of one stage's artifact: artifacts/<run_name>/<stage>."""
-    return cfg.run_dir / stage
-
-
-def save_stage(ds: DatasetDict, folder: str | Path) -> Path:
-    """Save a DatasetDict to disk plus one parquet file per split (for pandas and reviewers)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    ds.save_to_disk(str(folder / "dataset"))
-    for split, part in ds.items():
-        part.to_parquet(str(folder / f"{split}.parquet"))
-    return folder
-
-
-def load_stage(cfg: Config, stage: str) -> DatasetDict:
-    """Load a stage's artifact, or say which notebook to run first."""
-    path = stage_dir(cfg, stage) / "dataset"
-    if not path.exists():
-        nb = STAGE_NOTEBOOK.get(stage, stage)
-        raise UserError(f"no {stage} artifact at {path}: run notebook {nb} first (same profile and run_name)")
-    return load_from_disk(str(path))
-
-
-def load_merged(cfg: Config, require: tuple[str, ...] = ("teacher_middle", "rationale")) -> DatasetDict:
-    """The FIM rows joined by id with `teacher_middle` (03) and `rationale` (04) where those exist.
-
-    A column in `require` whose stage has not been run raises an error naming the notebook.
+    An entry that is not a regular readable file keeps its row, with `content=None` and the
+    reason in `unreadable`, so that `clean_corpus` counts it instead of the build stopping.
     """
-    fim = load_stage(cfg, "fim")
-    extra = {"teacher_middle": "teacher", "rationale": "rationale"}
-    for column, stage in extra.items():
-        if not (stage_dir(cfg, stage) / "dataset").exists():
-            if column in require:
-                raise UserError(f"the dataset has no {column!r}: run notebook {STAGE_NOTEBOOK[stage]} first")
-            continue
-        other = load_stage(cfg, stage)
-        for split in fim:
-            values = dict(zip(other[split]["id"], other[split][column])) if split in other else {}
-            fim[split] = fim[split].add_column(column, [values.get(i) for i in fim[split]["id"]])
-    return fim
-
-
-def write_json(path: str | Path, obj) -> None:
-    """Write `obj` as indented JSON, creating folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=str) + "\n")
+    folder = Path(folder)
+    found, skipped = moon_files(folder)
+    if not found and not skipped:
+        raise UserError(f"no .moon files under {str(folder)!r}: point --corpus at a folder that holds MoonScript")
+    rows = [{"source": f"{repo_name}/{p.relative_to(folder)}", "content": raw} for p, raw in found]
+    rows += [{"source": f"{repo_name}/{p.relative_to(folder)}", "content": None, "unreadable": why} for p, why in skipped]
+    return sorted(rows, key=lambda r: r["source"])
 
 
 # --------------------------------------------------------------------------- corpus (notebook 02)
@@ -117,6 +44,7 @@ SPECIAL_STRINGS = ("<|endoftext|>", "<fim-prefix>", "<fim-middle>", "<fim-suffix
 
 # why a file is dropped, in the order the checks run (the first failing check is the reason)
 DROP_REASONS = {
+    **UNREADABLE,
     "not_utf8": "binary or not UTF-8",
     "empty": "empty or whitespace only",
     "too_small": "smaller than min_file_bytes",
@@ -130,30 +58,19 @@ DROP_REASONS = {
 
 
 def hf_token() -> str | None:
-    """The Hugging Face token from HF_TOKEN (or HUGGING_FACE_HUB_TOKEN), else Colab secrets, else None."""
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if token:
-        return token
-    try:  # Colab: the key icon in the left bar, secret named HF_TOKEN
-        from google.colab import userdata  # type: ignore[import-not-found]
-
-        return userdata.get("HF_TOKEN")
-    except Exception:  # not on Colab, no such secret, or access not granted
-        return None
+    """The Hugging Face token from HF_TOKEN (or HUGGING_FACE_HUB_TOKEN), else the Colab secret HF_TOKEN."""
+    return secret("HF_TOKEN") or secret("HUGGING_FACE_HUB_TOKEN")
 
 
 def _hub_offline() -> bool:
     """True when the hub must not be contacted (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)."""
-    import huggingface_hub.constants as hc
-
+    hc = huggingface_hub.constants
     flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("HF_DATASETS_OFFLINE"))
     return bool(getattr(hc, "HF_HUB_OFFLINE", False)) or any(f and f.lower() not in ("0", "false", "no") for f in flags)
 
 
 def load_the_stack(cfg: Config) -> list[dict]:
     """MoonScript files of `bigcode/the-stack` (gated: needs a token), up to cfg.max_files, as corpus rows."""
-    from datasets import load_dataset
-
     if _hub_offline():
         raise UserError(
             "cannot load The Stack: the hub is offline here (HF_HUB_OFFLINE=1 or no network): "
@@ -216,7 +133,7 @@ def load_corpus(cfg: Config, corpus: str | None = None) -> list[dict]:
     else:
         folder = resolve_corpus_path(corpus)
         repo = folder.name or "local"
-    rows = [{"source": f"{repo}/{r['max_stars_repo_path']}", "content": r["content"]} for r in read_moon_folder(folder, repo)]
+    rows = read_moon_folder(folder, repo)
     if cfg.max_files and len(rows) > cfg.max_files:
         keep = sorted(random.Random(f"{cfg.seed}:files").sample(range(len(rows)), cfg.max_files))
         rows = [rows[i] for i in keep]
@@ -258,11 +175,15 @@ def _drop_reason(raw: bytes, text: str | None, cfg: Config) -> str | None:
 def clean_corpus(rows: list[dict], cfg: Config) -> tuple[Dataset, pd.DataFrame]:
     """Decode, filter and deduplicate files: (kept files as a Dataset, one log row per file with its reason).
 
-    Never raises on bad content: undecodable or binary files are counted under `not_utf8`.
+    Never raises on bad content: undecodable or binary files are counted under `not_utf8`, entries
+    that could not be read at all (see `artifacts.UNREADABLE`) under their own reason.
     """
     kept, log, hashes = [], [], set()
     for r in sorted(rows, key=lambda r: r["source"]):
         content = r["content"]
+        if content is None:
+            log.append({"source": r["source"], "bytes": 0, "kept": False, "reason": r.get("unreadable", "unreadable")})
+            continue
         raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else bytes(content)
         try:
             text = content if isinstance(content, str) else raw.decode("utf-8")

@@ -12,7 +12,6 @@ results.md (the headline table) and PNG charts.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import html
@@ -29,9 +28,9 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from . import metrics as M
-from .config import REPO_ROOT, Config, UserError, load_config
-from .data import load_merged, load_stage, write_json
-from .models import load_teacher, pick_device, resolve
+from .config import REPO_ROOT, Config, UserError
+from .artifacts import load_merged, load_stage, relative, write_json
+from .models import load_teacher, pick_device, resolve, sync
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -235,11 +234,6 @@ def size_on_disk(name_or_path: str) -> int | None:
     return sum(f.stat().st_size for f in files) or None
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_generation(generate: Callable[[list[str]], list[str]], inputs: Sequence[str], device: torch.device,
                     batch_size: int) -> dict:
     """Latency of each completion alone (batch of 1, after one warm-up) and batched throughput."""
@@ -247,16 +241,16 @@ def time_generation(generate: Callable[[list[str]], list[str]], inputs: Sequence
     generate(inputs[:1])  # warm-up: first-call allocations and kernels
     latencies = []
     for text in inputs:
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         generate([text])
-        _sync(device)
+        sync(device)
         latencies.append(time.perf_counter() - start)
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for i in range(0, len(inputs), batch_size):
         generate(inputs[i : i + batch_size])
-    _sync(device)
+    sync(device)
     total = time.perf_counter() - start
     return {"latencies_s": latencies, "throughput_per_s": len(inputs) / total if total > 0 else float("nan")}
 
@@ -653,23 +647,12 @@ def evaluate(cfg: Config, systems: Sequence[str] | None = None, efficiency: bool
     return Evaluation(predictions, results, eff, paired, out)
 
 
-def relative(path: Path) -> str:
-    """`path` relative to the repo root when inside it (for printing), else as is."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 # --------------------------------------------------------------------------- command line
 
 
-def bench_student(args: argparse.Namespace) -> None:
+def bench_student(cfg: Config, examples: int | None = None) -> None:
     """`python -m utils bench student`: the student against the teacher on the same examples and hardware."""
-    from .__main__ import _settings
-
-    cfg = load_config(args.profile, **_settings(args.set))
-    n = args.examples or cfg.bench_examples
+    n = examples or cfg.bench_examples
     test = load_stage(cfg, "fim")
     if "test" not in test or not len(test["test"]):
         raise UserError("the FIM dataset has no test examples: re-run notebook 02_fim_segmentation.ipynb")

@@ -29,8 +29,13 @@ from typing import Callable
 
 import pandas as pd
 from datasets import Dataset, DatasetDict, Features, Value
+from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-from .config import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, HOLE, REPO_ROOT, Config, UserError
+from .artifacts import relative, save_stage, stage_dir, write_json
+from .config import HOLE, Config, UserError, fim_prompt, student_prompt
+from .data import assign_splits, clean_corpus, filter_summary, load_corpus
+from .models import load_tokenizer
+from .tokenization import make_code_safe
 
 SPAN_TYPES = ("single_line", "multi_line", "random_span")
 SPLITS = ("train", "valid", "test")
@@ -61,24 +66,6 @@ SEED_COLUMNS = {
     "fim_inputs": "teacher_input",
 }
 Counter_ = Callable[[list[str]], list[int]]
-
-
-def fim_prompt(prefix: str, suffix: str, mode: str = "psm") -> str:
-    """santacoder's FIM prompt; the model continues it with the middle.
-
-    PSM: <fim-prefix>prefix<fim-suffix>suffix<fim-middle>
-    SPM: <fim-prefix><fim-suffix>suffix<fim-middle>prefix   (the variant bigcode trained)
-    """
-    if mode == "psm":
-        return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
-    if mode == "spm":
-        return f"{FIM_PREFIX}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{prefix}"
-    raise ValueError(f"unknown FIM mode {mode!r}: use 'psm' or 'spm'")
-
-
-def student_prompt(prefix: str, suffix: str) -> str:
-    """The student's input: prefix, one hole marker, suffix (never the middle)."""
-    return f"{prefix}{HOLE}{suffix}"
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -209,7 +196,6 @@ def segment_corpus(files: Dataset, splits: dict[str, str], cfg: Config, tokenize
 
     Returns the segments and counts of what was skipped (whitespace-only windows, windows over the cap).
     """
-    from .models import load_tokenizer
 
     if cfg.segment_tokens < 16:
         raise UserError(f"segment_tokens={cfg.segment_tokens} is too small to hold code: use at least 16 (e.g. 256)")
@@ -312,8 +298,6 @@ def choose_spans(segment: str, rng: random.Random, cfg: Config, n: int) -> list[
 
 def make_examples(segments: Dataset, cfg: Config, teacher_tokenizer=None, student_tokenizer=None) -> DatasetDict:
     """FIM rows (the contract's columns) for every segment: cfg.spans_per_segment spans each, seeded."""
-    from .models import load_tokenizer
-    from .tokenization import make_code_safe
 
     t_count = token_counter(teacher_tokenizer or load_tokenizer(cfg.teacher))
     s_count = token_counter(student_tokenizer or make_code_safe(load_tokenizer(cfg.student)))
@@ -376,7 +360,6 @@ class FimBuild:
 
 def fim_stats(build: FimBuild, cfg: Config) -> dict:
     """Counts describing a build (saved as stats.json)."""
-    from .data import filter_summary
 
     seg_tokens = pd.Series(build.segments["tokens"], dtype="int64")
     per_split = {}
@@ -408,7 +391,6 @@ def fim_stats(build: FimBuild, cfg: Config) -> dict:
 
 def build_fim(cfg: Config, corpus: str | None = None) -> FimBuild:
     """Load, clean, split by file, segment and cut FIM spans: the whole of notebook 02 in one call."""
-    from .data import assign_splits, clean_corpus, load_corpus
 
     rows = load_corpus(cfg, corpus)
     files, log = clean_corpus(rows, cfg)
@@ -450,10 +432,6 @@ def build_fim_dataset(cfg: Config, corpus: str | None = None) -> DatasetDict:
 
 def save_fim(build: FimBuild, folder: str | Path) -> Path:
     """Save the dataset (disk + parquet), split.json (file -> split), stats.json and filters.csv under `folder`."""
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
-    from .data import save_stage, write_json
-
     was_disabled = are_progress_bars_disabled()
     disable_progress_bars()  # a few hundred rows: bars would only clutter the output
     try:
@@ -474,32 +452,17 @@ def split_table(build: FimBuild) -> pd.DataFrame:
     return table.astype(int)
 
 
-def display_path(path: str | Path) -> str:
-    """`path` relative to the repo root when inside it (no absolute paths in outputs)."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def build_fim_dataset_cli(args) -> Path:
-    """`python -m utils fim`: build, save and summarise the FIM dataset."""
-    from .__main__ import _settings
-    from .config import load_config
-    from .data import filter_summary, stage_dir
-
-    cfg = load_config(args.profile, **_settings(args.set))
-    corpus = getattr(args, "corpus", None) or cfg.corpus
-    cfg.corpus = corpus
+def fim_command(cfg: Config, corpus: str | None = None, out: str | Path | None = None) -> Path:
+    """`python -m utils fim`: build notebook 02's FIM dataset from `corpus` and print what was kept."""
+    cfg.corpus = corpus or cfg.corpus
     start = time.time()
-    build = build_fim(cfg, corpus)
-    out = save_fim(build, args.out or stage_dir(cfg, "fim"))
-    print(f"corpus {corpus!r}: {len(build.log)} files read, {len(build.files)} kept")
+    build = build_fim(cfg, cfg.corpus)
+    out = save_fim(build, out or stage_dir(cfg, "fim"))
+    print(f"corpus {cfg.corpus!r}: {len(build.log)} files read, {len(build.files)} kept")
     print(filter_summary(build.log).to_string(index=False))
     print()
     print(split_table(build).to_string())
-    print(f"\nwrote {display_path(out)} (dataset/, train|valid|test.parquet, split.json, stats.json, filters.csv) in {time.time() - start:.1f}s")
+    print(f"\nwrote {relative(out)} (dataset/, train|valid|test.parquet, split.json, stats.json, filters.csv) in {time.time() - start:.1f}s")
     return out
 
 

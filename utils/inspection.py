@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import transformers
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
@@ -18,7 +19,8 @@ from transformers import (
     T5Config,
 )
 
-from .config import STUDENT_HUB_ID, TEACHER_HUB_ID, UserError, load_config
+from .artifacts import read_moon_texts
+from .config import STUDENT_HUB_ID, TEACHER_HUB_ID, Config, UserError
 from .models import load_model_config, load_tokenizer
 from .tokenization import encode_text, make_code_safe, roundtrips
 
@@ -135,34 +137,15 @@ def kv_cache_bytes(config: PretrainedConfig, tokens: int, bytes_per_value: int =
 # --------------------------------------------------------------------------- tokenizers
 
 
-def profile_tokenizers(profile: str = "tiny", **overrides) -> dict[str, PreTrainedTokenizerBase]:
-    """The profile's tokenizers: teacher, student as published, and the student made code-safe."""
-    import transformers
-
+def profile_tokenizers(cfg: Config) -> dict[str, PreTrainedTokenizerBase]:
+    """The run's tokenizers: teacher, student as published, and the student made code-safe."""
     transformers.logging.set_verbosity_error()  # we count tokens of whole files: no "longer than 512" warnings
-    cfg = load_config(profile, **overrides)
     student = load_tokenizer(cfg.student)
     return {
         "teacher": load_tokenizer(cfg.teacher),
         "student (raw)": student,
         "student (code-safe)": make_code_safe(student),
     }
-
-
-def moon_files(folder: str | Path) -> list[Path]:
-    """Every `.moon` file under `folder`, sorted; a clear error when there is none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"{str(folder)!r} is not a folder: give a folder that holds .moon files")
-    files = sorted(folder.rglob("*.moon"))
-    if not files:
-        raise UserError(f"no .moon files under {str(folder)!r}: give a folder that holds MoonScript")
-    return files
-
-
-def read_texts(files: list[Path]) -> dict[str, str]:
-    """File name -> text (UTF-8; undecodable bytes replaced, so one bad file does not stop a report)."""
-    return {str(f): f.read_bytes().decode("utf-8", errors="replace") for f in files}
 
 
 def token_counts(tokenizers: dict[str, PreTrainedTokenizerBase], texts: list[str]) -> pd.DataFrame:
@@ -178,13 +161,12 @@ def roundtrip_table(tokenizers: dict[str, PreTrainedTokenizerBase], texts: dict[
     )
 
 
-def roundtrip_report(folder: str | Path, profile: str = "tiny", show_files: bool = True) -> str:
+def roundtrip_report(folder: str | Path, cfg: Config, show_files: bool = True) -> str:
     """Text report for `python -m utils roundtrip DIR`: a per-file table and the rate per tokenizer."""
-    files = moon_files(folder)
-    texts = read_texts(files)
-    table = roundtrip_table(profile_tokenizers(profile), texts)
-    table.index = [str(Path(f).relative_to(folder)) for f in table.index]
-    lines = []
+    texts = read_moon_texts(folder)
+    files = list(texts)
+    table = roundtrip_table(profile_tokenizers(cfg), texts)
+    lines = [f"tokenizers of profile {cfg.profile!r}: teacher {cfg.teacher}, student {cfg.student}", ""]
     if show_files:
         lines.append(table.replace({True: "ok", False: "DAMAGED"}).to_string())
         lines.append("")

@@ -74,6 +74,12 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timer reads the work done (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """fp32 on CPU; on a GPU bf16 where supported, else fp16 (or what the user asked for)."""
     if dtype == "auto":

@@ -387,7 +387,7 @@ def _norm(text: str) -> str:
 
 def cache_path(cfg: Config) -> Path:
     """artifacts/<run>/rationale/cache.jsonl: one JSON line per answered (or failed) row."""
-    from .data import stage_dir
+    from .artifacts import stage_dir
 
     return stage_dir(cfg, "rationale") / "cache.jsonl"
 
@@ -612,7 +612,7 @@ def generate_rationales(
     `cfg.dry_run` only prints the estimate and returns the dataset built from the cache, unsaved.
     Rows that fail are recorded (status 'failed', with the error) and asked again on the next run.
     """
-    from .data import load_stage, save_stage, stage_dir, write_json
+    from .artifacts import load_stage, save_stage, stage_dir, write_json
 
     fim = load_stage(cfg, "fim") if fim is None else fim
     price = _cfg_price(cfg, prices)

@@ -33,7 +33,8 @@ import torch
 from datasets import DatasetDict
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, Config, UserError, load_config
+from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, Config, UserError
+from .models import sync
 from .fim import fim_prompt
 from .metrics import edit_similarity, exact_match, is_empty
 
@@ -247,7 +248,7 @@ def prompt_hash(prompt: str) -> str:
 
 def cache_path(cfg: Config) -> Path:
     """artifacts/<run>/teacher/cache.jsonl."""
-    from .data import stage_dir
+    from .artifacts import stage_dir
 
     return stage_dir(cfg, "teacher") / "cache.jsonl"
 
@@ -675,7 +676,7 @@ def generate_middles(model, tokenizer, prompts: Sequence[str], cfg: Config) -> l
 
 def run_teacher(cfg: Config, progress: bool = True, backend=None) -> tuple[DatasetDict, dict]:
     """Notebook 03 in one call: load the FIM stage, generate (resuming), save the teacher stage and stats.json."""
-    from .data import load_stage, save_stage, stage_dir, write_json
+    from .artifacts import load_stage, save_stage, stage_dir, write_json
 
     fim = load_stage(cfg, "fim")
     ds, stats = generate_teacher(cfg, fim, backend=backend, progress=progress)
@@ -808,7 +809,7 @@ def stop_reasons(ds: DatasetDict) -> pd.DataFrame:
 
 def _bench_examples(cfg: Config, n: int) -> tuple[list[dict], list[str]]:
     """`n` seeded-random rows of the FIM dataset, and every true middle (for the span budget)."""
-    from .data import load_stage
+    from .artifacts import load_stage
 
     try:
         ds = load_stage(cfg, "fim")
@@ -837,21 +838,13 @@ def _seed_way(model, tok, prompts: Sequence[str], context: int) -> tuple[int, fl
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=budget,
                                  do_sample=False, pad_token_id=tok.convert_tokens_to_ids(FIM_PAD))
         tokens += out.shape[1] - ids.shape[1]
-    _sync(device)
+    sync(device)
     return tokens, time.perf_counter() - start
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def bench_teacher(args) -> None:
+def bench_teacher(cfg: Config, examples: int | None = None) -> None:
     """`python -m utils bench teacher`: the seed project's generation loop vs ours, same examples, one process."""
-    from .__main__ import _settings
-
-    cfg = load_config(args.profile, **_settings(getattr(args, "set", None)))
-    n = getattr(args, "examples", None) or cfg.teacher_bench_examples
+    n = examples or cfg.teacher_bench_examples
     rows, all_middles = _bench_examples(cfg, n)
     if not rows:
         raise UserError("no examples to time: build the FIM dataset first (notebook 02 or `python -m utils fim`)")
@@ -867,7 +860,7 @@ def bench_teacher(args) -> None:
     backend.generate(prompts[:2], ids[:2], suffixes[:2], settings)  # warm-up: first-call overheads are nobody's speed
 
     seed_tokens, seed_s = _seed_way(model, tok, prompts, backend.context)
-    _sync(backend.device)
+    sync(backend.device)
     start = time.perf_counter()
     our_tokens = 0
     order = length_sorted([len(x) for x in ids], [r["id"] for r in rows])
@@ -875,7 +868,7 @@ def bench_teacher(args) -> None:
         batch = order[s:s + backend.batch_size]
         gens = backend.generate([prompts[i] for i in batch], [ids[i] for i in batch], [suffixes[i] for i in batch], settings)
         our_tokens += sum(g.new_tokens for g in gens)
-    _sync(backend.device)
+    sync(backend.device)
     our_s = time.perf_counter() - start
 
     def line(name: str, tokens: int, secs: float) -> str:

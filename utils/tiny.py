@@ -31,8 +31,8 @@ from transformers import (
     T5Tokenizer,
 )
 
-from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, REPO_ROOT, cache_dir
-from .fim import fim_prompt
+from .artifacts import read_moon_texts
+from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, REPO_ROOT, cache_dir, fim_prompt
 
 TINY_NAMES = ("tiny-teacher", "tiny-student")
 BUILD_VERSION = "2"  # bump when the recipe changes, so stale caches are rebuilt
@@ -47,10 +47,8 @@ def tiny_dir(name: str) -> Path:
 
 
 def _read_corpus(corpus_dir: Path) -> list[str]:
-    files = sorted(corpus_dir.rglob("*.moon"))
-    if not files:
-        raise FileNotFoundError(f"no .moon files under {corpus_dir}: the sample corpus should be in data/moonscript")
-    return [f.read_text(encoding="utf-8") for f in files]
+    """Texts of the corpus' `.moon` files, in path order."""
+    return list(read_moon_texts(corpus_dir).values())
 
 
 def _held_out(texts: list[str]) -> tuple[list[str], list[str]]:

@@ -49,7 +49,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from .config import HOLE, REPO_ROOT, Config, UserError
-from .data import load_merged, write_json
+from .artifacts import load_merged, relative, write_json
 from .metrics import edit_similarity, exact_match, is_empty
 from .models import load_student
 from .tokenization import SPACE, decode_ids, encode_text, make_code_safe, resize_for_tokenizer
@@ -478,14 +478,6 @@ def training_arguments(cfg: Config, output_dir: str | Path, has_valid: bool = Tr
     )
 
 
-def _rel(path: Path) -> str:
-    """`path` relative to the repo root when inside it (notebooks print no absolute paths)."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def train_variant(
     cfg: Config,
     variant: str,
@@ -549,7 +541,7 @@ def train_variant(
     result = trainer.train(resume_from_checkpoint=True if last else None)
     if nan_guard.bad_step is not None:
         kept = get_last_checkpoint(str(ckpt_dir))
-        where = f"{_rel(Path(kept))} (step {kept.rsplit('-', 1)[-1]})" if kept else "none was saved before it"
+        where = f"{relative(Path(kept))} (step {kept.rsplit('-', 1)[-1]})" if kept else "none was saved before it"
         raise UserError(
             f"training {variant} stopped at step {nan_guard.bad_step}: the loss became NaN or infinite "
             f"(learning_rate={cfg.learning_rate}, bf16={cfg.bf16}); the last good checkpoint is {where}. "
@@ -605,7 +597,7 @@ def load_trained(cfg: Config, variant: str, device: str = "cpu") -> tuple[PreTra
     """A trained variant and its code-safe tokenizer from models/<variant>/."""
     folder = variant_dir(cfg, variant)
     if not (folder / "config.json").exists():
-        raise UserError(f"no trained {variant!r} student at {_rel(folder)}: run notebook 05_step_by_step_training.ipynb first")
+        raise UserError(f"no trained {variant!r} student at {relative(folder)}: run notebook 05_step_by_step_training.ipynb first")
     return load_student(str(folder), device=device, dtype="float32")
 
 
@@ -727,12 +719,8 @@ def push_variant(cfg: Config, variant: str, folder: Path) -> str:
     return repo_id
 
 
-def train_cli(args) -> None:
+def train_command(cfg: Config, variants: list[str] | None = None, retrain: bool = False) -> None:
     """`python -m utils train`: train variants without the notebook (also under torchrun / accelerate launch)."""
-    from .__main__ import _settings
-    from .config import load_config
-
-    cfg = load_config(args.profile, **_settings(args.set))
-    logs = train_variants(cfg, args.variants or None, retrain=args.retrain)
+    logs = train_variants(cfg, variants or None, retrain=retrain)
     if int(os.environ.get("RANK", "0")) == 0:
         print(results_table(logs).to_string(float_format=lambda x: f"{x:.3f}"))
