@@ -53,6 +53,18 @@ def cmd_bench(args: argparse.Namespace) -> None:
         bench_student(_config(args), args.examples)
 
 
+def cmd_parse(args: argparse.Namespace) -> None:
+    from .parser import parse_dir
+
+    parse_dir(args.dir, args.parser, args.quiet, args.bench)
+
+
+def cmd_get_parser(args: argparse.Namespace) -> None:
+    from .parser import fetch_parser
+
+    print(f"MoonScript parser: {fetch_parser(force=args.force)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m utils`."""
     parser = argparse.ArgumentParser(prog="python -m utils", description=__doc__)
@@ -92,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("what", choices=["teacher", "student"])
     p.add_argument("--examples", type=int, default=None, help="how many examples to time")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("parse", help="does each .moon file under DIR parse? (MoonScript's own parser)")
+    p.add_argument("dir", help="folder searched recursively for .moon files")
+    p.add_argument("--parser", default=None, metavar="PATH", help="parser folder (default: $MOONSCRIPT_PARSER, else the cached copy)")
+    p.add_argument("--quiet", action="store_true", help="print only the failures and the total")
+    p.add_argument("--bench", action="store_true", help="also print the parser's speed in files/s")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("get-parser", help="download MoonScript's parser into the cache and print where it is")
+    p.add_argument("--force", action="store_true", help="download again even when a copy is cached")
+    p.set_defaults(func=cmd_get_parser)
 
     args = parser.parse_args(argv)
     try:

@@ -69,6 +69,9 @@ class Config:
 
     # corpus (notebook 02)
     corpus: str = "sample"  # sample | the-stack | a local folder of .moon files
+    # folder holding MoonScript's parser (moonscript/parse.lua + parse/slow.lua); None: $MOONSCRIPT_PARSER,
+    # else the copy `python -m utils get-parser` keeps in the cache (see utils/parser.py)
+    moonscript_parser: str | None = None
     streaming: bool = False
     max_files: int | None = None
     min_file_bytes: int = 64
