@@ -7,6 +7,7 @@ import pytest
 
 from utils.__main__ import main
 from utils.config import REPO_ROOT, UserError, load_config
+from utils.artifacts import moon_files
 from utils.parser import (
     PARSER_COMMIT,
     PARSER_FILES,
@@ -16,10 +17,8 @@ from utils.parser import (
     find_parser,
     get_parser,
     load_parser,
-    moon_files,
     parse_many,
     parses,
-    read_code,
 )
 
 SHARED_PARSER = REPO_ROOT.parent / "shared" / "tools" / "moonscript-parser"
@@ -102,8 +101,8 @@ def test_parse_many_equals_one_call_each_and_failures_do_not_poison(parser):
 
 
 def test_every_sample_file_parses(parser):
-    files = moon_files(SAMPLE)
-    results = parser.parse_many(read_code(p) for p in files)
+    files = [p for p, _ in moon_files(SAMPLE)[0]]
+    results = parser.parse_many(raw.decode("utf-8") for _, raw in moon_files(SAMPLE)[0])
     failed = {p.name: r for p, r in zip(files, results) if not r.ok}
     assert len(files) >= 40 and not failed
 
@@ -112,7 +111,7 @@ def test_every_sample_file_parses(parser):
 def real_files():
     if not REAL_MOONSCRIPT.is_dir():
         pytest.skip(f"no real MoonScript at {REAL_MOONSCRIPT}")
-    return {p: read_code(p) for p in moon_files(REAL_MOONSCRIPT)}
+    return {p: raw.decode("utf-8") for p, raw in moon_files(REAL_MOONSCRIPT)[0]}
 
 
 def test_every_real_file_parses_and_a_broken_copy_does_not(parser, real_files):

@@ -44,6 +44,7 @@ from typing import Callable, Iterable
 
 from tqdm.auto import tqdm
 
+from .artifacts import moon_files
 from .config import UserError, cache_dir
 
 PARSER_COMMIT = "60a07f80a9b87da85db49f4e0b2283fb821e0e85"  # leafo/moonscript, MIT
@@ -344,26 +345,18 @@ def parse_many(texts: Iterable[str], parser: Parser | None = None, progress: boo
 # --- folders of files: the command line and the benchmark --------------------------------------
 
 
-def moon_files(folder: str | os.PathLike) -> list[Path]:
-    """Every .moon file under folder, recursively, sorted; a UserError when there is none."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise UserError(f"no such folder: {str(root)!r}")
-    files = sorted(p for p in root.rglob("*.moon") if p.is_file())
-    if not files:
-        raise UserError(f"no .moon files under {str(root)!r}")
-    return files
-
-
-def read_code(path: Path) -> str:
-    """A source file as text (undecodable bytes kept through surrogateescape)."""
-    return path.read_text(encoding="utf-8", errors="surrogateescape")
+def _texts(folder: str | os.PathLike) -> dict[str, str]:
+    """Path -> text of every readable .moon file under `folder` (bytes that are not UTF-8 kept as surrogates)."""
+    found, _ = moon_files(folder)
+    if not found:
+        raise UserError(f"no .moon files under {str(folder)!r}")
+    return {str(path): raw.decode("utf-8", errors="surrogateescape") for path, raw in found}
 
 
 def bench_parser(folder: str | os.PathLike, parser: Parser | None = None) -> float:
     """Files parsed per second over a folder's .moon files (runtime warmed up first); prints the figure."""
     parser = parser or get_parser()
-    texts = [read_code(p) for p in moon_files(folder)]
+    texts = list(_texts(folder).values())
     parser.parses("x = 1\n")  # builds the runtime outside the timing
     start = time.perf_counter()
     parser.parse_many(texts)
@@ -374,12 +367,12 @@ def bench_parser(folder: str | os.PathLike, parser: Parser | None = None) -> flo
 
 def parse_dir(folder: str | os.PathLike, setting: str | None = None, quiet: bool = False, bench: bool = False) -> int:
     """`python -m utils parse`: one line per .moon file, then `parsed: N/M`; returns N."""
-    files = moon_files(folder)
+    texts = _texts(folder)
     parser = get_parser(setting)
     if bench:
         bench_parser(folder, parser)
-    good = 0
-    for path, result in zip(files, parser.parse_many(read_code(p) for p in files)):
+    good, files = 0, list(texts)
+    for path, result in zip(files, parser.parse_many(texts.values())):
         good += result.ok
         if not result.ok:
             where = f"{path}:{result.line or '?'}:{result.column or '?'}"
