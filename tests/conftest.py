@@ -8,7 +8,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # notebooks executed by the tests (papermill, nbval) write here, never into the repo's artifacts/
-os.environ.setdefault("DISTIL_ARTIFACTS", tempfile.mkdtemp(prefix="distil-artifacts-"))
+os.environ["DISTIL_ARTIFACTS"] = tempfile.mkdtemp(prefix="distil-artifacts-")  # whatever the user's environment says
+# MoonScript's own parser, where CI and developers have it beside the checkout (tests needing it skip without it)
+SHARED_PARSER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "tools", "moonscript-parser")
+if os.path.isdir(SHARED_PARSER):
+    os.environ.setdefault("MOONSCRIPT_PARSER", os.path.abspath(SHARED_PARSER))
 
 import pytest  # noqa: E402
 
@@ -20,11 +24,11 @@ REAL_MOONSCRIPT = REPO_ROOT.parent / "shared" / "data" / "moonscript-real"
 @pytest.fixture(scope="session")
 def fim_cfg(tmp_path_factory):
     """A tiny config whose 'fim' stage (notebook 02's artifact) is built once per session."""
-    from utils.artifacts import save_stage, stage_dir
-    from utils.fim import build_fim_dataset
+    from utils.artifacts import stage_dir
+    from utils.fim import build_fim, save_fim
 
     cfg = load_config("tiny", artifacts_dir=str(tmp_path_factory.mktemp("session-artifacts")), run_name="unit")
-    save_stage(build_fim_dataset(cfg), stage_dir(cfg, "fim"))
+    save_fim(build_fim(cfg), stage_dir(cfg, "fim"))
     return cfg
 
 

@@ -167,3 +167,44 @@ def test_relative_corpus_path_resolves_from_repo_root(monkeypatch, tmp_path):
 def test_duplicate_sources_get_unique_names():
     rows = data._unique_sources([{"source": "r/a.moon"}, {"source": "r/a.moon"}, {"source": "r/b.moon"}])
     assert [r["source"] for r in rows] == ["r/a.moon", "r/a.moon~2", "r/b.moon"]
+
+
+def test_entries_that_are_not_readable_files_are_counted_and_skipped(tmp_path, tiny_cfg, monkeypatch):
+    """A symlink loop, a dangling symlink, a folder or a pipe named .moon, an unreadable file: counted, never raised."""
+    import os
+    from pathlib import Path
+
+    write_corpus(tmp_path, {"good1.moon": GOOD, "good2.moon": GOOD.replace("Stack", "Queue"), "locked.moon": GOOD.replace("Stack", "Heap")})
+    (tmp_path / "loop.moon").symlink_to(tmp_path / "loop.moon")
+    (tmp_path / "dangling.moon").symlink_to(tmp_path / "gone.moon")
+    (tmp_path / "folder.moon").mkdir()
+    os.mkfifo(tmp_path / "pipe.moon")
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: (_ for _ in ()).throw(PermissionError(13, "denied")) if p.name == "locked.moon" else real_read(p))
+    files, log = clean_corpus(load_corpus(tiny_cfg, str(tmp_path)), tiny_cfg)
+    reasons = dict(zip((s.split("/", 1)[1] for s in log["source"]), log["reason"]))
+    assert reasons == {
+        "good1.moon": "kept", "good2.moon": "kept", "locked.moon": "unreadable", "loop.moon": "symlink_loop",
+        "dangling.moon": "dangling_symlink", "folder.moon": "not_a_file", "pipe.moon": "not_a_file",
+    }
+    summary = filter_summary(log).set_index("outcome")
+    assert summary.loc["dropped: symlink_loop", "files"] == 1 and summary.loc["total", "files"] == 7
+    assert len(files) == 2
+
+
+def test_files_the_parser_rejects_are_dropped_with_their_first_error(tmp_path, tiny_cfg):
+    from utils.parser import load_parser
+
+    parser = load_parser(fetch=False)
+    if parser is None:
+        pytest.skip("no MoonScript parser here (../shared/tools/moonscript-parser or MOONSCRIPT_PARSER)")
+    write_corpus(tmp_path, {"good.moon": GOOD, "broken.moon": GOOD + "x = {1, 2\n", "good2.moon": GOOD.replace("Stack", "Bag")})
+    files, log = clean_corpus(load_corpus(tiny_cfg, str(tmp_path)), tiny_cfg, parser)
+    broken = log.set_index("source").loc[f"{tmp_path.name}/broken.moon"]
+    assert broken["reason"] == "does_not_parse" and broken["error"].startswith("10:1 ")  # the end of the unclosed table
+    assert sorted(files["source"]) == [f"{tmp_path.name}/good.moon", f"{tmp_path.name}/good2.moon"]
+    first = filter_summary(log).set_index("outcome").loc["dropped: does_not_parse", "first"]
+    assert first.startswith(f"{tmp_path.name}/broken.moon 10:1")
+    tiny_cfg.drop_unparsable = False
+    files, log = clean_corpus(load_corpus(tiny_cfg, str(tmp_path)), tiny_cfg, parser)
+    assert len(files) == 3

@@ -72,6 +72,7 @@ class Config:
     # folder holding MoonScript's parser (moonscript/parse.lua + parse/slow.lua); None: $MOONSCRIPT_PARSER,
     # else the copy `python -m utils get-parser` keeps in the cache (see utils/parser.py)
     moonscript_parser: str | None = None
+    drop_unparsable: bool = True  # drop corpus files MoonScript's parser rejects (when a parser is available)
     streaming: bool = False
     max_files: int | None = None
     min_file_bytes: int = 64

@@ -14,6 +14,7 @@ from datasets import Dataset, load_dataset
 
 from .artifacts import UNREADABLE, moon_files, secret
 from .config import REPO_ROOT, Config, UserError
+from .parser import Parser
 
 SAMPLE_DIR = REPO_ROOT / "data" / "moonscript"
 
@@ -53,6 +54,7 @@ DROP_REASONS = {
     "low_alnum": "alphanumeric fraction below min_alnum_fraction",
     "generated": "looks auto-generated (drop_generated)",
     "special_tokens": "contains a model's special-token text",
+    "does_not_parse": "MoonScript's own parser rejects it (drop_unparsable)",
     "duplicate": "exact duplicate of a kept file (content hash)",
 }
 
@@ -172,8 +174,11 @@ def _drop_reason(raw: bytes, text: str | None, cfg: Config) -> str | None:
     return None
 
 
-def clean_corpus(rows: list[dict], cfg: Config) -> tuple[Dataset, pd.DataFrame]:
+def clean_corpus(rows: list[dict], cfg: Config, parser: Parser | None = None) -> tuple[Dataset, pd.DataFrame]:
     """Decode, filter and deduplicate files: (kept files as a Dataset, one log row per file with its reason).
+
+    With a `parser` and `cfg.drop_unparsable`, files MoonScript's parser rejects are dropped too; the
+    log's `error` column keeps the parser's first error (line:column message) for each of them.
 
     Never raises on bad content: undecodable or binary files are counted under `not_utf8`, entries
     that could not be read at all (see `artifacts.UNREADABLE`) under their own reason.
@@ -182,7 +187,7 @@ def clean_corpus(rows: list[dict], cfg: Config) -> tuple[Dataset, pd.DataFrame]:
     for r in sorted(rows, key=lambda r: r["source"]):
         content = r["content"]
         if content is None:
-            log.append({"source": r["source"], "bytes": 0, "kept": False, "reason": r.get("unreadable", "unreadable")})
+            log.append({"source": r["source"], "bytes": 0, "kept": False, "reason": r.get("unreadable", "unreadable"), "error": ""})
             continue
         raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else bytes(content)
         try:
@@ -193,22 +198,29 @@ def clean_corpus(rows: list[dict], cfg: Config) -> tuple[Dataset, pd.DataFrame]:
         digest = hashlib.sha256(raw).hexdigest()
         if reason is None and digest in hashes:
             reason = "duplicate"
-        log.append({"source": r["source"], "bytes": len(raw), "kept": reason is None, "reason": reason or "kept"})
+        error = ""
+        if reason is None and parser is not None and cfg.drop_unparsable:
+            result = parser.parses(text)
+            if not result.ok:
+                reason, error = "does_not_parse", f"{result.line}:{result.column} {result.message}"
+        log.append({"source": r["source"], "bytes": len(raw), "kept": reason is None, "reason": reason or "kept", "error": error})
         if reason is None:
             hashes.add(digest)
             kept.append({"source": r["source"], "content": text, "sha256": digest, "bytes": len(raw), "lines": text.count("\n") + (not text.endswith("\n"))})
     files = Dataset.from_list(kept) if kept else Dataset.from_dict({k: [] for k in ("source", "content", "sha256", "bytes", "lines")})
-    return files, pd.DataFrame(log, columns=["source", "bytes", "kept", "reason"])
+    return files, pd.DataFrame(log, columns=["source", "bytes", "kept", "reason", "error"])
 
 
 def filter_summary(log: pd.DataFrame) -> pd.DataFrame:
-    """Files and bytes kept and dropped, per reason (every reason listed, zeros included)."""
+    """Files and bytes kept and dropped, per reason (every reason listed, zeros included), with a first example."""
     rows = []
+    errors = log["error"] if "error" in log else pd.Series("", index=log.index)
     for reason, why in [("kept", "kept")] + list(DROP_REASONS.items()):
         part = log[log["reason"] == reason]
+        first = "" if reason == "kept" or part.empty else f"{part['source'].iloc[0]} {errors[part.index[0]]}".strip()
         rows.append({"outcome": "kept" if reason == "kept" else f"dropped: {reason}", "why": "" if reason == "kept" else why,
-                     "files": len(part), "bytes": int(part["bytes"].sum())})
-    rows.append({"outcome": "total", "why": "", "files": len(log), "bytes": int(log["bytes"].sum())})
+                     "files": len(part), "bytes": int(part["bytes"].sum()), "first": first})
+    rows.append({"outcome": "total", "why": "", "files": len(log), "bytes": int(log["bytes"].sum()), "first": ""})
     return pd.DataFrame(rows)
 
 

@@ -35,6 +35,7 @@ from .artifacts import relative, save_stage, stage_dir, write_json
 from .config import HOLE, Config, UserError, fim_prompt, student_prompt
 from .data import assign_splits, clean_corpus, filter_summary, load_corpus
 from .models import load_tokenizer
+from .parser import load_parser
 from .tokenization import make_code_safe
 
 SPAN_TYPES = ("single_line", "multi_line", "random_span")
@@ -51,6 +52,7 @@ FIM_FEATURES = Features(
         "teacher_input": Value("string"),
         "student_input": Value("string"),
         "segment_index": Value("int32"),
+        "segment_start": Value("int64"),  # character offset of the segment in its file (see `rebuild`)
         "middle_start": Value("int32"),  # character offset of the middle in its segment
         "segment_tokens": Value("int32"),  # teacher tokens of prefix + middle + suffix
         "teacher_input_tokens": Value("int32"),
@@ -202,8 +204,9 @@ def segment_corpus(files: Dataset, splits: dict[str, str], cfg: Config, tokenize
     count = token_counter(tokenizer or load_tokenizer(cfg.teacher))
     rows, skipped = [], Counter()
     for source, text in zip(files["source"], files["content"]):
-        windows = [(k, w) for k, w in enumerate(segment_text(text, count, cfg.segment_tokens))]
-        usable = [(k, w) for k, w in windows if w.strip()]
+        windows = segment_text(text, count, cfg.segment_tokens)
+        starts = _offsets(windows)
+        usable = [(k, w) for k, w in enumerate(windows) if w.strip()]
         skipped["whitespace_only"] += len(windows) - len(usable)
         cap = cfg.max_segments_per_file
         if cap is not None and len(usable) > cap:
@@ -211,27 +214,28 @@ def segment_corpus(files: Dataset, splits: dict[str, str], cfg: Config, tokenize
             skipped["over_max_segments_per_file"] += len(usable) - cap
             usable = [u for n, u in enumerate(usable) if n in keep]
         tokens = count([w for _, w in usable])
-        rows += [{"source": source, "split": splits[source], "segment_index": k, "segment": w, "tokens": t}
+        rows += [{"source": source, "split": splits[source], "segment_index": k, "segment_start": starts[k], "segment": w, "tokens": t}
                  for (k, w), t in zip(usable, tokens)]
-    columns = {"source": [], "split": [], "segment_index": [], "segment": [], "tokens": []}
+    columns = {"source": [], "split": [], "segment_index": [], "segment_start": [], "segment": [], "tokens": []}
     return (Dataset.from_list(rows) if rows else Dataset.from_dict(columns)), dict(skipped)
 
 
 # --------------------------------------------------------------------------- spans
 
 
-def _line_starts(lines: list[str]) -> list[int]:
+def _offsets(pieces: list[str]) -> list[int]:
+    """Character offset of each piece in `"".join(pieces)`."""
     starts, pos = [], 0
-    for line in lines:
+    for piece in pieces:
         starts.append(pos)
-        pos += len(line)
+        pos += len(piece)
     return starts
 
 
 def choose_span(segment: str, kind: str, rng: random.Random, cfg: Config) -> tuple[int, int] | None:
     """Character offsets (start, end) of a middle of the given kind in `segment`, or None if it has none."""
     lines = split_lines(segment)
-    starts = _line_starts(lines)
+    starts = _offsets(lines)
     max_chars = cfg.max_middle_chars
     if kind == "single_line":
         options = [i for i, line in enumerate(lines) if line.strip() and len(line) <= max_chars]
@@ -317,7 +321,7 @@ def make_examples(segments: Dataset, cfg: Config, teacher_tokenizer=None, studen
                 "prefix": prefix, "middle": middle, "suffix": suffix, "span_type": kind,
                 "teacher_input": fim_prompt(prefix, suffix, cfg.fim_mode),
                 "student_input": student_prompt(tail, head),
-                "segment_index": seg["segment_index"], "middle_start": start, "segment_tokens": seg["tokens"],
+                "segment_index": seg["segment_index"], "segment_start": seg["segment_start"], "middle_start": start, "segment_tokens": seg["tokens"],
                 "teacher_input_tokens": 0, "student_input_tokens": 0,  # counted below, in batches
                 "student_trimmed": (tail, head) != (prefix, suffix),
             })
@@ -393,7 +397,7 @@ def build_fim(cfg: Config, corpus: str | None = None) -> FimBuild:
     """Load, clean, split by file, segment and cut FIM spans: the whole of notebook 02 in one call."""
 
     rows = load_corpus(cfg, corpus)
-    files, log = clean_corpus(rows, cfg)
+    files, log = clean_corpus(rows, cfg, load_parser(cfg.moonscript_parser))
     splits = assign_splits(files["source"], tuple(cfg.split_fractions), cfg.seed)
     files = files.add_column("split", [splits[s] for s in files["source"]])
     segments, skipped = segment_corpus(files, splits, cfg)
@@ -402,6 +406,23 @@ def build_fim(cfg: Config, corpus: str | None = None) -> FimBuild:
     if corpus:
         build.stats["corpus"] = corpus
     return build
+
+
+def load_files(cfg: Config) -> dict[str, str]:
+    """Source -> whole text of every file notebook 02 kept (saved beside the dataset as files.parquet)."""
+    path = stage_dir(cfg, "fim") / "files.parquet"
+    if not path.exists():
+        raise UserError(f"no {relative(path)}: run notebook 02_fim_segmentation.ipynb again (same profile and run_name)")
+    table = pd.read_parquet(path, columns=["source", "content"])
+    return dict(zip(table["source"], table["content"]))
+
+
+def rebuild(row: dict, middle: str, files: dict[str, str]) -> str:
+    """The whole source file of `row` with `middle` in place of the true one (the true middle gives the file back)."""
+    text = files[row["source"]]
+    start = row["segment_start"]
+    end = start + len(row["prefix"]) + len(row["middle"]) + len(row["suffix"])
+    return text[:start] + row["prefix"] + middle + row["suffix"] + text[end:]
 
 
 def leak_check(dataset: DatasetDict) -> pd.DataFrame:
@@ -439,6 +460,7 @@ def save_fim(build: FimBuild, folder: str | Path) -> Path:
     finally:
         if not was_disabled:
             enable_progress_bars()
+    build.files.select_columns(["source", "split", "content"]).to_parquet(str(folder / "files.parquet"))
     write_json(folder / "split.json", build.splits)
     write_json(folder / "stats.json", build.stats)
     build.log.to_csv(folder / "filters.csv", index=False)
