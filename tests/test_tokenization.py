@@ -8,10 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from utils.config import HOLE, REPO_ROOT
+from utils.fim import split_lines, student_prompt
 from utils.models import load_student, load_tokenizer
 from utils.tokenization import (
     SPACE,
     decode_ids,
+    encode_batch,
     encode_text,
     is_code_safe,
     make_code_safe,
@@ -22,6 +24,9 @@ from utils.tokenization import (
 
 SAMPLE = REPO_ROOT / "data" / "moonscript"
 REAL = REPO_ROOT.parent / "shared" / "data" / "moonscript-real"
+T5 = REPO_ROOT.parent / "shared" / "data" / "tokenizers" / "t5"
+# strings code may hold that look like special tokens or byte pieces
+LOOKALIKES = ["</s>", "<pad>", "<unk>", "<0x41>", "<0x0A>", "<extra_id_7>", "<extra_id_99>", "<s>", "<", ">", "<<>>"]
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,24 @@ def raw():
 def safe(raw):
     """Its code-safe version."""
     return make_code_safe(raw)
+
+
+@pytest.fixture(scope="module", params=["tiny", "t5"])
+def any_safe(request, safe):
+    """The tiny student's code-safe tokenizer, then the real T5 one made code-safe (skipped when absent)."""
+    if request.param == "tiny":
+        return safe
+    if not T5.is_dir():
+        pytest.skip("no ../shared/data/tokenizers/t5 on this machine")
+    from transformers import AutoTokenizer
+
+    return make_code_safe(AutoTokenizer.from_pretrained(T5))
+
+
+def _forbidden_ids(tok) -> set[int]:
+    """Ids that literal code must never produce: eos, pad, unk, the sentinels and the byte pieces."""
+    specials = set(tok.all_special_ids)
+    return specials | {tok.convert_tokens_to_ids(f"<0x{b:02X}>") for b in range(256)}
 
 
 def _moon_files(folder: Path) -> list[Path]:
@@ -67,13 +90,55 @@ def test_code_safe_roundtrip_cases(safe, raw, text):
     assert safe.unk_token_id not in encode_text(safe, text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=SPACE), max_size=80))
-def test_any_text_roundtrips(safe, text):
-    """Byte fallback: no input becomes <unk> (a literal U+2581 is the one documented exception)."""
-    if "<" in text and ">" in text:  # could spell a special token
-        return
-    assert decode_ids(safe, encode_text(safe, text)) == text
+_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters=SPACE)
+_CODEISH = st.lists(
+    st.one_of(st.text(alphabet=_CHARS, max_size=8), st.sampled_from(LOOKALIKES + [HOLE, "\t", "\n", "\r\n", "   ", "{}", "日本 🙂"])),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_CODEISH)
+def test_any_text_roundtrips(any_safe, text):
+    """Byte fallback and literal special-token text: no input becomes <unk> or changes (a literal U+2581 is the one exception)."""
+    ids = encode_text(any_safe, text)
+    assert decode_ids(any_safe, ids) == text
+    assert any_safe.unk_token_id not in ids
+    assert encode_batch(any_safe, [text, text[::-1]]) == [ids, encode_text(any_safe, text[::-1])]
+
+
+@pytest.mark.parametrize("literal", LOOKALIKES)
+def test_special_token_text_in_code_is_literal(any_safe, literal):
+    code = f"x = '{literal}'\n\tprint \"{literal}\"{literal}"
+    ids = encode_text(any_safe, code)
+    assert not set(ids) & _forbidden_ids(any_safe)
+    assert decode_ids(any_safe, ids) == code
+    assert decode_ids(any_safe, ids, skip_special_tokens=True) == code
+
+
+@pytest.mark.parametrize("suffix", ["\n  b = 2\n", "\tb\n", " b", "</s>\n<pad>", "\n\n"])
+def test_hole_is_one_sentinel_and_adds_no_space(any_safe, suffix):
+    prefix = "a = {1}\nif x\n"
+    ids = encode_text(any_safe, student_prompt(prefix, suffix))
+    hole = any_safe.convert_tokens_to_ids(HOLE)
+    assert ids.count(hole) == 1
+    assert set(ids) & _forbidden_ids(any_safe) == {hole}
+    assert ids == encode_text(any_safe, prefix) + [hole] + encode_text(any_safe, suffix)
+    assert decode_ids(any_safe, ids) == prefix + HOLE + suffix
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="no ../shared/data/moonscript-real on this machine")
+def test_student_inputs_of_real_files_decode_exactly(any_safe):
+    inputs = []
+    for f in _moon_files(REAL):
+        lines = split_lines(f.read_text(encoding="utf-8"))
+        for cut in {len(lines) // 4, len(lines) // 2, 3 * len(lines) // 4}:  # hole of up to 3 lines at a line boundary
+            inputs.append(student_prompt("".join(lines[:cut]), "".join(lines[cut + 3 :])))
+    encoded = encode_batch(any_safe, inputs)
+    broken = [i for i, (text, ids) in enumerate(zip(inputs, encoded)) if decode_ids(any_safe, ids) != text]
+    assert broken == []
+    hole = any_safe.convert_tokens_to_ids(HOLE)
+    assert all(ids.count(hole) == 1 and any_safe.eos_token_id not in ids for ids in encoded)
 
 
 def test_labels_decode_exactly_with_special_tokens_skipped(safe):
@@ -94,9 +159,9 @@ def test_saved_tokenizer_stays_code_safe(safe, tmp_path):
     again = AutoTokenizer.from_pretrained(tmp_path)
     assert is_code_safe(again)
     assert make_code_safe(again) is again
-    text = "class A\n\tnew: => @x = {}\n"
-    assert encode_text(again, text) == encode_text(safe, text)
-    assert roundtrips(again, text)
+    for text in ["class A\n\tnew: => @x = {}\n", "s = '</s><pad><unk><0x41>'\n" + HOLE + "\n  <extra_id_3>"]:
+        assert encode_text(again, text) == encode_text(safe, text)
+        assert roundtrips(again, text)
 
 
 def test_resize_initialises_new_rows(raw, safe):

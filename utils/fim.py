@@ -83,10 +83,10 @@ def split_lines(text: str) -> list[str]:
 
 def token_counter(tokenizer) -> Counter_:
     """A function giving the token count of each text (no special tokens added), batched and silent."""
-    backend = tokenizer.backend_tokenizer
+    from .tokenization import encode_batch
 
     def count(texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in backend.encode_batch(list(texts), add_special_tokens=False)] if texts else []
+        return [len(ids) for ids in encode_batch(tokenizer, list(texts))]
 
     return count
 

@@ -52,7 +52,7 @@ from .config import HOLE, REPO_ROOT, Config, UserError
 from .artifacts import load_merged, relative, write_json
 from .metrics import edit_similarity, exact_match, is_empty
 from .models import load_student
-from .tokenization import SPACE, decode_ids, encode_text, make_code_safe, resize_for_tokenizer
+from .tokenization import SPACE, decode_ids, encode_batch, encode_text, make_code_safe, resize_for_tokenizer
 
 TASK_PREFIX = {"predict": "predict: ", "explain": "explain: "}
 PREDICT, EXPLAIN = 0, 1  # values of the collator's `task` column
@@ -180,7 +180,7 @@ def encode_inputs(tokenizer: PreTrainedTokenizerBase, texts: list[str], task: st
     head = len(encode_text(tokenizer, prefix.rstrip()))
     hole = tokenizer.convert_tokens_to_ids(HOLE)
     eos = tokenizer.eos_token_id
-    encoded = tokenizer([prefix + t for t in texts], add_special_tokens=False)["input_ids"]
+    encoded = encode_batch(tokenizer, [prefix + t for t in texts])
     out, cut = [], 0
     for ids in encoded:
         if len(ids) + 1 <= max_tokens:
@@ -202,7 +202,7 @@ def encode_inputs(tokenizer: PreTrainedTokenizerBase, texts: list[str], task: st
 
 def encode_labels(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_tokens: int) -> tuple[list[list[int]], int]:
     """Ids of each label + EOS (so the student learns to stop), cut to `max_tokens`; also how many were cut."""
-    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    encoded = encode_batch(tokenizer, list(texts))
     cut = sum(len(ids) > max_tokens - 1 for ids in encoded)
     return [ids[: max_tokens - 1] + [tokenizer.eos_token_id] for ids in encoded], cut
 
