@@ -273,3 +273,36 @@ def test_every_saved_row_rebuilds_its_file(fim_cfg):
     rows = [r for split in ds for r in ds[split]]
     assert len(rows) > 100 and {r["source"] for r in rows} <= set(files)
     assert all(rebuild(r, r["middle"], files) == files[r["source"]] for r in rows)
+
+
+def test_a_folder_mixing_good_and_bad_items_builds_and_counts_each(tmp_path, capsys):
+    """Issue 11's done-when: unreadable entries are counted with their reason; code holding special-token text
+    (`</s>`, `<pad>`, `<unk>`, `<0x41>`) is kept, and the student reads that text as text, never as EOS / pad / unk."""
+    from utils.models import load_tokenizer
+    from utils.tokenization import encode_batch, make_code_safe
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    good = "class A\n  new: => @x = 1\n  get: => @x\n\nf = (a, b) ->\n  a + b\n"
+    for i in range(6):
+        (corpus / f"g{i}.moon").write_text(good + f"-- file {i}\n")
+    tricky = 'html = "<p></s><pad></p>"\nunk = "<unk>"\nbyte = "<0x41>"\nshow = (s) ->\n  print s\n'
+    (corpus / "tricky.moon").write_text(tricky * 3)
+    (corpus / "loop.moon").symlink_to(corpus / "loop.moon")
+    (corpus / "dangling.moon").symlink_to(corpus / "nowhere.moon")
+    (corpus / "dir.moon").mkdir()
+    out = tmp_path / "fim"
+    assert main(["fim", "--corpus", str(corpus), "--out", str(out)]) == 0
+    log = pd.read_csv(out / "filters.csv")
+    reasons = dict(zip(log["source"].str.split("/").str[-1], log["reason"]))
+    assert reasons["loop.moon"] == "symlink_loop" and reasons["dangling.moon"] == "dangling_symlink"
+    assert reasons["dir.moon"] == "not_a_file" and reasons["tricky.moon"] == "kept"
+    assert "dropped: symlink_loop" in capsys.readouterr().out
+    ds = load_from_disk(str(out / "dataset"))
+    rows = [r for split in ds for r in ds[split] if r["source"].endswith("tricky.moon")]
+    assert rows
+    tok = make_code_safe(load_tokenizer("tiny-student"))
+    specials = {tok.eos_token_id, tok.pad_token_id, tok.unk_token_id}
+    for r in rows:
+        for text in (r["student_input"], r["middle"]):
+            assert not specials & set(encode_batch(tok, [text])[0])
