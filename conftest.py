@@ -1,12 +1,52 @@
-"""Repository-wide pytest hooks (tests/conftest.py holds the fixtures)."""
+"""Repository-wide pytest hooks: the notebook series runs once, under nbval (tests/conftest.py holds the fixtures).
+
+- Threads: the tiny profile's models are tiny, so one thread per process is fastest and never oversubscribes
+  shared cores; the notebook kernels nbval starts inherit the setting.
+- Order: unit tests first, then the notebooks in their numbered order (nbval executes each one, writing the
+  run's artifacts), then the checks of the series' report (`tests/test_series.py`), which read what the
+  notebooks wrote. A notebook selected alone first gets the artifacts of the notebooks before it (papermill).
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SERIES_CHECKS = "test_series.py"
+
+
+def _notebook_of(item) -> str | None:
+    """The notebook file name of an nbval item, else None."""
+    name = os.path.basename(str(getattr(item, "fspath", "")))
+    return name if name.endswith(".ipynb") else None
 
 
 def pytest_collection_modifyitems(items):
-    """Give nbval more than its fixed 5 s to collect a cell's output once the cell has finished.
-
-    After a long cell (training in notebook 05) the kernel can take longer than that to flush its
-    last messages on a loaded 2-core machine; nbval then fails the cell and skips the rest.
-    """
+    """Unit tests, then notebooks in order, then the series checks; nbval gets time to collect output."""
     for item in items:
         if hasattr(item, "output_timeout"):
+            # after a long cell (training in notebook 05) a loaded 2-core machine can take more than nbval's fixed
+            # 5 s to flush the kernel's last messages; nbval would then fail the cell and skip the rest
             item.output_timeout = 120
+
+    def rank(item):
+        nb = _notebook_of(item)
+        if nb:
+            return (1, nb)
+        return (2, "") if os.path.basename(str(item.fspath)) == SERIES_CHECKS else (0, "")
+
+    items.sort(key=rank)  # stable: each group keeps its own order
+
+
+_ready: set[str] = set()
+
+
+def pytest_runtest_setup(item):
+    """Before a notebook's first cell runs, make sure the earlier notebooks' artifacts exist (a notebook selected alone)."""
+    nb = _notebook_of(item)
+    if nb and nb not in _ready:
+        _ready.add(nb)
+        from tests.series import ensure_series
+
+        ensure_series(until=nb[:2])
