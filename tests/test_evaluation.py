@@ -16,6 +16,7 @@ from utils.artifacts import save_stage
 from utils.data import SAMPLE_DIR
 from utils.fim import fim_prompt
 from utils.student import UNTRAINED, load_system
+from utils.training import train_variant
 
 SPANS = ("single_line", "multi_line", "random_span")
 
@@ -161,8 +162,6 @@ def test_paired_summary_of_nothing_is_a_sentence(run_cfg):
 
 
 def test_run_with_only_finetune_reports_what_exists(tmp_path, fim_dataset, capsys):
-    from utils.training import train_variant
-
     cfg = load_config("tiny", artifacts_dir=str(tmp_path), run_name="partial", bootstrap_samples=50, max_target_tokens=8,
                       eval_batch_size=8, device="cpu", max_steps=2, eval_steps=2, logging_steps=2, train_batch_size=4,
                       student_max_input_tokens=128)

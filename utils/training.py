@@ -13,6 +13,11 @@ rows, told apart by a `task` column), so the loss is per-task token means of one
 this keeps it correct under DDP (`torchrun`, `accelerate launch`), where two forward
 passes before one backward are not allowed. The original repository's two-pass
 `TaskPrefixTrainer` computes the same numbers on a single device.
+
+`train_variant` reads as four steps: the data (`task_datasets`, `Dataset.filter` / `map`), the
+resume point (`resume_point`, skipping unreadable checkpoints), the trainer (`make_trainer`),
+and saving with the log (`save_and_log`). Loading the student and generating with it live in
+`utils/student.py`, shared with notebook 06.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -66,6 +71,9 @@ from .student import (
     prepare_student,
     variant_dir,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PREDICT, EXPLAIN = 0, 1  # values of the collator's `task` column
 
@@ -581,7 +589,7 @@ def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("variant")
 
 
-def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None):
+def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None) -> "Figure":
     """Loss curves (train, per task, valid) and valid edit similarity against steps, one colour per variant (saved to `path` if given)."""
     import matplotlib.pyplot as plt
 
