@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -14,6 +15,8 @@ from utils.config import HOLE, load_config
 from utils.artifacts import save_stage
 from utils.data import SAMPLE_DIR
 from utils.fim import fim_prompt
+from utils.student import UNTRAINED, load_system
+from utils.training import train_variant
 
 SPANS = ("single_line", "multi_line", "random_span")
 
@@ -51,7 +54,7 @@ def run_cfg(tmp_path_factory):
     # the 'teacher': right on every third example, a truncated answer elsewhere
     answers = [r["middle"] if i % 3 == 0 else r["middle"][: len(r["middle"]) // 2] for i, r in enumerate(rows)]
     save_stage(DatasetDict(test=test.add_column("teacher_middle", answers)), cfg.run_dir / "teacher")
-    model, tok = E.load_student_system(cfg, E.UNTRAINED)
+    model, tok = load_system(cfg, UNTRAINED)
     model.save_pretrained(cfg.run_dir / "models" / "step_by_step")
     tok.save_pretrained(cfg.run_dir / "models" / "step_by_step")
     return cfg
@@ -93,8 +96,13 @@ def test_teacher_scores_match_hand_count(evaluation):
     res = evaluation.results
     em = res[(res.system == "teacher") & (res.metric == "exact_match") & (res.span_type == "all")].value.iloc[0]
     assert em == pytest.approx(4 / 12)  # right on examples 0, 3, 6, 9
-    speed = res[(res.system == "teacher") & (res.metric == "speedup")].value.iloc[0]
-    assert speed == pytest.approx(1.0)
+
+def test_speedup_is_teacher_latency_over_the_students(evaluation):
+    eff = evaluation.efficiency.set_index("system")
+    student = eff.loc["step_by_step"]
+    assert math.isfinite(student.speedup) and student.speedup > 0
+    assert student.speedup == pytest.approx(eff.loc["teacher", "latency_p50_ms"] / student.latency_p50_ms)
+    assert (eff.dtype == eff.dtype.iloc[0]).all()  # every system timed in the same dtype
 
 
 def test_headline_table_and_paired(evaluation):
@@ -128,6 +136,46 @@ def test_bench_student_prints_speedup(run_cfg, capsys, monkeypatch):
     cfg = load_config("tiny", run_name="synthetic", max_new_tokens=8, max_target_tokens=8, device="cpu")
     E.bench_student(cfg, examples=2)
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("speedup: ") and out[-1].endswith("x")
-    assert float(out[-1].split()[1].rstrip("x")) > 0
+    assert out[-1].startswith("speedup (step_by_step over the teacher") and out[-1].endswith("x")
+    assert float(out[-1].split()[-1].rstrip("x")) > 0
+    assert "dtype" in out[1] and "max_new_tokens" in out[1]  # both systems' dtype and token budget are shown
     assert any("teacher" in line for line in out) and any("step_by_step" in line for line in out)
+
+
+def test_timing_uses_each_systems_quality_token_budget(run_cfg, tmp_path):
+    stats = run_cfg.run_dir / "teacher" / "stats.json"
+    stats.write_text(json.dumps({"settings": {"max_new_tokens": 5}}))  # what notebook 03 generated the answers with
+    try:
+        examples = E.test_examples(run_cfg)
+        eff = E.measure_efficiency(run_cfg, examples, ["teacher", "untrained"], n=2, progress=False).set_index("system")
+    finally:
+        stats.unlink()
+    assert eff.loc["teacher", "max_new_tokens"] == 5
+    assert eff.loc["untrained", "max_new_tokens"] == run_cfg.max_target_tokens
+    assert eff.loc["teacher", "dtype"] == eff.loc["untrained", "dtype"]
+
+
+def test_paired_summary_of_nothing_is_a_sentence(run_cfg):
+    empty = E.paired_comparisons(pd.DataFrame(), [], run_cfg)
+    assert "no paired comparison" in E.paired_summary(empty)
+    assert "no paired comparison" in E.paired_summary(pd.DataFrame())
+
+
+def test_run_with_only_finetune_reports_what_exists(tmp_path, fim_dataset, capsys):
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path), run_name="partial", bootstrap_samples=50, max_target_tokens=8,
+                      eval_batch_size=8, device="cpu", max_steps=2, eval_steps=2, logging_steps=2, train_batch_size=4,
+                      student_max_input_tokens=128)
+    test = Dataset.from_list(_synthetic_rows(2, 2))
+    save_stage(DatasetDict(test=test), cfg.run_dir / "fim")
+    save_stage(DatasetDict(test=test.add_column("teacher_middle", list(test["middle"]))), cfg.run_dir / "teacher")
+    train_variant(cfg, "finetune", data=DatasetDict(train=fim_dataset["train"].select(range(8)), valid=fim_dataset["valid"].select(range(2))))
+    assert E.list_systems(cfg) == ["teacher", "untrained", "finetune"]
+    note = E.missing_variants_note(cfg)
+    assert "distill, step_by_step" in note and "python -m utils train --variants distill step_by_step" in note
+    capsys.readouterr()
+    result = E.evaluate(cfg, efficiency=False, progress=False)
+    assert "not evaluated: distill, step_by_step" in capsys.readouterr().out
+    assert set(result.predictions.system) == {"teacher", "untrained", "finetune"}
+    assert set(zip(result.paired.system_a, result.paired.system_b)) == {("finetune", "untrained")}
+    pairs = [(a, b) for a, b in [("step_by_step", "untrained")] if a in E.list_systems(cfg)]  # notebook 06's pairs
+    assert "no paired comparison" in E.paired_summary(E.paired_comparisons(result.predictions, pairs, cfg))

@@ -160,6 +160,7 @@ class Config:
     # CPU threads while timing (None: torch's default). Tiny models gain nothing from threads, and on shared
     # cores extra threads make timings 10x slower and erratic; the real profiles time with every thread.
     bench_threads: int | None = 1
+    torch_threads: int | None = 1  # CPU threads while training / generating with the student (None: torch's default)
 
     @property
     def run_dir(self) -> Path:
@@ -177,6 +178,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # the real models, sized to finish the series on a free Colab T4 in about an hour
     "colab": dict(
         bench_threads=None,
+        torch_threads=None,
         run_name="colab",
         teacher=TEACHER_HUB_ID,
         student=STUDENT_HUB_ID,
@@ -206,6 +208,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # everything: the whole MoonScript part of The Stack
     "full": dict(
         bench_threads=None,
+        torch_threads=None,
         run_name="full",
         teacher=TEACHER_HUB_ID,
         student=STUDENT_HUB_ID,
@@ -316,7 +319,7 @@ _POSITIVE = ("segment_tokens", "spans_per_segment", "max_middle_lines", "max_mid
              "rationale_max_tokens", "rationale_concurrency", "max_target_tokens", "max_rationale_tokens",
              "train_batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_steps", "logging_steps",
              "bootstrap_samples", "bench_examples", "teacher_bench_examples", "max_files", "max_segments_per_file",
-             "bench_threads")
+             "bench_threads", "torch_threads")
 _NON_NEGATIVE = ("min_file_bytes", "max_file_bytes", "max_line_length", "rationale_min_words", "rationale_few_shot",
                  "rationale_quality_retries", "teacher_max_retries", "rationale_retries", "student_reserve_tokens",
                  "max_cost_usd", "weight_decay", "early_stopping_patience", "temperature", "rationale_temperature",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import html
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,23 +25,28 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import psutil
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from huggingface_hub import snapshot_download
+from tqdm.auto import tqdm
 
 from . import metrics as M
-from .config import REPO_ROOT, Config, UserError
-from .artifacts import load_merged, load_stage, relative, write_json
-from .models import load_teacher, pick_device, resolve, sync
+from .artifacts import load_merged, load_stage, relative, save_figure, stage_dir, write_json
+from .config import Config, UserError
+from .models import load_teacher, pick_device, pick_dtype, resolve, sync, torch_threads
+from .student import UNTRAINED, generate_middles, load_system, variant_dir
+from .teacher import generate_middles as teacher_generate_middles
 
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
 TEACHER = "teacher"
-UNTRAINED = "untrained"
+VARIANTS = ("finetune", "distill", "step_by_step")
 QUALITY_METRICS = tuple(M.METRICS)
 EFFICIENCY_METRICS = (
-    "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "speedup"
+    "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "speedup",
+    "max_new_tokens",
 )
 HEADLINE_METRICS = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "bleu", "first_line_em", "empty_rate")
 PAIRED_METRICS = ("edit_similarity", "exact_match", "chrf")
@@ -72,47 +78,33 @@ def length_bucket(lines: int) -> str:
 
 def find_variants(cfg: Config) -> list[str]:
     """Trained student variants under artifacts/<run>/models/ (those of cfg.variants first, in order)."""
-    root = cfg.run_dir / "models"
+    root = stage_dir(cfg, "models")
     found = sorted(p.name for p in root.glob("*") if (p / "config.json").exists()) if root.exists() else []
     return [v for v in cfg.variants if v in found] + [v for v in found if v not in cfg.variants]
 
 
 def list_systems(cfg: Config) -> list[str]:
-    """Every system this run can evaluate: teacher, untrained student, trained variants."""
+    """Every system this run can evaluate: teacher, untrained student, the trained variants that exist."""
     return [TEACHER, UNTRAINED, *find_variants(cfg)]
 
 
-def load_student_system(cfg: Config, system: str, device: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """(model, code-safe tokenizer) of the untrained student (as notebook 05 starts it) or of a trained variant."""
-    from .training import load_trained, prepare_student
-
-    device = str(pick_device(device or cfg.device))
-    if system == UNTRAINED:
-        return prepare_student(cfg, device=device)
-    return load_trained(cfg, system, device=device)
-
-
-def student_generate_fn() -> Callable:
-    """The students' generation: notebook 05's `generate_middles`, so 05 and 06 decode identically."""
-    from .training import generate_middles
-
-    return generate_middles
-
-
-def teacher_generate_fn() -> Callable:
-    """The teacher's generation for timing it live: notebook 03's batching and stop rules, no cache."""
-    from .teacher import generate_middles
-
-    return generate_middles
+def missing_variants_note(cfg: Config) -> str:
+    """A sentence naming the variants of `cfg.variants` not trained in this run, and how to train them ('' when none)."""
+    missing = [v for v in cfg.variants if v not in find_variants(cfg)]
+    if not missing:
+        return ""
+    where = relative(stage_dir(cfg, "models"))
+    return (f"not evaluated: {', '.join(missing)} (no trained model under {where}/): run notebook 05_step_by_step_training.ipynb "
+            f"or `python -m utils train --variants {' '.join(missing)}` (same profile and run_name), then this notebook again")
 
 
 def predict_system(cfg: Config, system: str, examples: pd.DataFrame) -> list[str]:
     """Middles predicted by `system` for every row of `examples` (the teacher's come from 03)."""
     if system == TEACHER:
         return examples["teacher_middle"].tolist()
-    model, tok = load_student_system(cfg, system)
+    model, tok = load_system(cfg, system)
     try:
-        return list(student_generate_fn()(model, tok, examples["student_input"].tolist(), cfg))
+        return generate_middles(model, tok, examples["student_input"].tolist(), cfg)
     finally:
         del model
         gc.collect()
@@ -120,8 +112,6 @@ def predict_system(cfg: Config, system: str, examples: pd.DataFrame) -> list[str
 
 def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
     """Long table: one row per example x system with the prediction and its per-example scores."""
-    from tqdm.auto import tqdm
-
     systems = list(systems or list_systems(cfg))
     keep = [c for c in ("id", "source", "span_type", "prefix", "middle", "suffix", "middle_lines", "middle_chars", "length_bucket") if c in examples]
     parts = []
@@ -152,13 +142,15 @@ def score_predictions(predictions: pd.DataFrame, cfg: Config, metrics: Sequence[
 def default_pairs(systems: Sequence[str]) -> list[tuple[str, str]]:
     """The comparisons worth making among `systems`: step-by-step against each baseline, etc."""
     wanted = [("step_by_step", UNTRAINED), ("step_by_step", "distill"), ("step_by_step", "finetune"),
-              ("distill", UNTRAINED), ("step_by_step", TEACHER)]
+              ("distill", UNTRAINED), ("finetune", UNTRAINED), ("step_by_step", TEACHER)]
     return [(a, b) for a, b in wanted if a in systems and b in systems]
 
 
 def paired_comparisons(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], cfg: Config,
                        metrics: Sequence[str] = PAIRED_METRICS) -> pd.DataFrame:
-    """Paired bootstrap A - B on the same test examples for each pair and metric."""
+    """Paired bootstrap A - B on the same test examples for each pair and metric (no pairs: an empty table with the columns)."""
+    if not len(pairs) or not len(predictions):
+        return pd.DataFrame(columns=["system_a", "system_b", "metric", "diff", "ci_low", "ci_high", "p_value"])
     wide = predictions.pivot(index="id", columns="system", values="prediction")
     refs = predictions.drop_duplicates("id").set_index("id").loc[wide.index, "middle"].tolist()
     rows = []
@@ -171,6 +163,8 @@ def paired_comparisons(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str
 
 def paired_summary(paired: pd.DataFrame, metric: str = "edit_similarity") -> str:
     """One plain sentence per compared pair on `metric`: the difference, its interval and the verdict."""
+    if "metric" not in paired or not (paired.metric == metric).any():
+        return f"no paired comparison on {M.METRICS[metric][0]}: fewer than two of the compared systems were evaluated"
     lines = []
     for _, r in paired[paired.metric == metric].iterrows():
         if r.ci_low > 0 or r.ci_high < 0:
@@ -189,8 +183,6 @@ class _PeakRSS:
     """Peak resident memory of this process above a baseline, sampled by a background thread."""
 
     def __init__(self, interval: float = 0.002):
-        import psutil
-
         self._proc = psutil.Process()
         self._interval = interval
         self._stop = threading.Event()
@@ -225,8 +217,6 @@ def size_on_disk(name_or_path: str) -> int | None:
         return None
     if not path.exists():
         try:
-            from huggingface_hub import snapshot_download
-
             path = Path(snapshot_download(name_or_path, local_files_only=True))
         except Exception:  # not cached: unknown rather than wrong
             return None
@@ -255,9 +245,21 @@ def time_generation(generate: Callable[[list[str]], list[str]], inputs: Sequence
     return {"latencies_s": latencies, "throughput_per_s": len(inputs) / total if total > 0 else float("nan")}
 
 
-def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | None = None) -> dict:
-    """Parameters, size on disk, peak memory, latency p50/p95 and throughput of one system.
+def teacher_token_budget(cfg: Config) -> int:
+    """max_new_tokens the teacher had when notebook 03 wrote the answers scored here (its stats.json), else cfg's."""
+    stats = stage_dir(cfg, "teacher") / "stats.json"
+    try:
+        return int(json.loads(stats.read_text())["settings"]["max_new_tokens"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return cfg.max_new_tokens
 
+
+def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | None = None) -> dict:
+    """Parameters, size on disk, peak memory, latency p50/p95 and throughput of one system, like for like.
+
+    Every system is timed in the same dtype (cfg.dtype, as the teacher is loaded), at the same batch
+    size for throughput, with the token budget its quality numbers had: the teacher's from notebook
+    03's settings, a student's from its generation config (cfg.max_target_tokens).
     Peak memory is torch.cuda.max_memory_allocated on a GPU; on CPU it is the peak
     resident set size (RSS, psutil, sampled every 2 ms) above the level before loading
     the model, so it includes weights, activations and allocator overhead, and is an
@@ -267,11 +269,12 @@ def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | No
     n = min(n or cfg.bench_examples, len(examples))
     rows = examples.iloc[:n]
     is_teacher = system == TEACHER
-    fn = teacher_generate_fn() if is_teacher else student_generate_fn()  # imported outside the memory window
     inputs = rows["teacher_input" if is_teacher else "student_input"].tolist()
+    threads = cfg.bench_threads if device.type == "cpu" else None
     # the teacher's throughput is taken at the students' batch size, so that both are timed the same way
-    run_cfg = dataclasses.replace(cfg, teacher_batch_size=cfg.eval_batch_size) if is_teacher else cfg
-    source = cfg.teacher if is_teacher else cfg.student if system == UNTRAINED else str(cfg.run_dir / "models" / system)
+    run_cfg = dataclasses.replace(cfg, teacher_batch_size=cfg.eval_batch_size, torch_threads=threads,
+                                  max_new_tokens=teacher_token_budget(cfg) if is_teacher else cfg.max_new_tokens)
+    source = cfg.teacher if is_teacher else cfg.student if system == UNTRAINED else str(variant_dir(cfg, system))
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -279,16 +282,13 @@ def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | No
         base_alloc = torch.cuda.memory_allocated()
     with _PeakRSS() as rss:
         if is_teacher:
-            model, tok = load_teacher(cfg.teacher, device=cfg.device, dtype=cfg.dtype)
+            model, tok = load_teacher(cfg.teacher, device=str(device), dtype=cfg.dtype)
+            fn, budget = teacher_generate_middles, run_cfg.max_new_tokens
         else:
-            model, tok = load_student_system(cfg, system)
-        threads = torch.get_num_threads()
-        if cfg.bench_threads and device.type == "cpu":
-            torch.set_num_threads(cfg.bench_threads)
-        try:
+            model, tok = load_system(cfg, system, device=str(device), dtype=cfg.dtype)
+            fn, budget = generate_middles, model.generation_config.max_new_tokens
+        with torch_threads(threads):
             timing = time_generation(lambda batch: fn(model, tok, batch, run_cfg), inputs, device, cfg.eval_batch_size)
-        finally:
-            torch.set_num_threads(threads)
     if device.type == "cuda":
         peak, method = torch.cuda.max_memory_allocated() - base_alloc, "torch.cuda.max_memory_allocated"
     else:
@@ -304,7 +304,8 @@ def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | No
         "system": system,
         "device": str(device),
         "dtype": dtype,
-        "threads": cfg.bench_threads if cfg.bench_threads and device.type == "cpu" else torch.get_num_threads(),
+        "threads": threads or torch.get_num_threads(),
+        "max_new_tokens": int(budget),
         "n": n,
         "params_m": params / 1e6,
         "weights_mb": weight_bytes / 2**20,
@@ -320,9 +321,7 @@ def measure_system(cfg: Config, system: str, examples: pd.DataFrame, n: int | No
 
 def measure_efficiency(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None,
                        n: int | None = None, progress: bool = True) -> pd.DataFrame:
-    """`measure_system` for each system on the same examples and hardware, plus speedup over the teacher."""
-    from tqdm.auto import tqdm
-
+    """`measure_system` for each system on the same examples and hardware; speedup = teacher p50 / system p50 (>1: faster than the teacher)."""
     systems = list(systems or list_systems(cfg))
     rows = [measure_system(cfg, s, examples, n) for s in tqdm(systems, desc="timing", unit="system", disable=not progress)]
     eff = pd.DataFrame(rows)
@@ -416,8 +415,7 @@ def plot_metric_bars(results: pd.DataFrame, metrics: Sequence[str] = HEADLINE_ME
         ax.axis("off")
     fig.suptitle(f"Test set, span type: {span_type} (bars: 95% bootstrap intervals)", fontsize=11)
     fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -439,8 +437,7 @@ def plot_by_span_type(results: pd.DataFrame, metric: str = "edit_similarity", pa
     ax.set_title(f"{M.METRICS[metric][0]} by span type (95% intervals)", fontsize=10)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -468,8 +465,7 @@ def plot_quality_vs_latency(results: pd.DataFrame, metric: str = "edit_similarit
     ax.set_ylabel(M.METRICS[metric][0])
     ax.set_title("Quality against latency (same examples, same hardware)", fontsize=10)
     fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -592,7 +588,7 @@ class Evaluation:
 
 def report_dir(cfg: Config) -> Path:
     """artifacts/<run>/report."""
-    return cfg.run_dir / "report"
+    return stage_dir(cfg, "report")
 
 
 def write_report(cfg: Config, predictions: pd.DataFrame, results: pd.DataFrame, efficiency: pd.DataFrame,
@@ -623,7 +619,7 @@ def write_report(cfg: Config, predictions: pd.DataFrame, results: pd.DataFrame, 
     })
     for name, fig in (("metric_bars.png", plot_metric_bars(results)), ("by_span_type.png", plot_by_span_type(results)),
                       ("quality_vs_latency.png", plot_quality_vs_latency(results))):
-        fig.savefig(out / name, dpi=110)
+        save_figure(fig, out / name, dpi=110)
         plt.close(fig)
     return out
 
@@ -636,6 +632,8 @@ def _records(df: pd.DataFrame) -> list[dict]:
 def evaluate(cfg: Config, systems: Sequence[str] | None = None, efficiency: bool = True, progress: bool = True) -> Evaluation:
     """The whole of notebook 06: predict, score with intervals, time, compare in pairs, write the report."""
     examples = test_examples(cfg)
+    if systems is None and (note := missing_variants_note(cfg)):
+        print(note)
     systems = list(systems or list_systems(cfg))
     predictions = collect_predictions(cfg, examples, systems, progress)
     results = score_predictions(predictions, cfg)
@@ -657,15 +655,16 @@ def bench_student(cfg: Config, examples: int | None = None) -> None:
     if "test" not in test or not len(test["test"]):
         raise UserError("the FIM dataset has no test examples: re-run notebook 02_fim_segmentation.ipynb")
     examples = test["test"].to_pandas()
-    trained = [v for v in ("step_by_step", "distill", "finetune") if v in find_variants(cfg)]
+    trained = [v for v in reversed(VARIANTS) if v in find_variants(cfg)]
     student = trained[0] if trained else UNTRAINED
     if not trained:
         print("no trained student under models/ (notebook 05): timing the untrained student, same architecture and size")
     eff = measure_efficiency(cfg, examples, [TEACHER, student], n=n, progress=False)
     print(f"{min(n, len(examples))} completions each, device {eff.device.iloc[0]} ({eff.threads.iloc[0]} CPU threads), "
-          f"max_new_tokens {cfg.max_new_tokens} (teacher) / {cfg.max_target_tokens} (student), batch {cfg.eval_batch_size} for throughput")
-    show = eff[["system", "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s"]]
+          f"batch {cfg.eval_batch_size} for throughput; each system in the dtype and with the new-token budget below "
+          "(the budget its quality was measured with)")
+    show = eff[["system", "dtype", "max_new_tokens", "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s"]]
     print(show.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"peak memory: {eff.memory_method.iloc[0]}")
     speedup = eff.loc[eff.system == student, "speedup"].iloc[0]
-    print(f"speedup: {speedup:.2f}x")
+    print(f"speedup ({student} over the teacher, median latency): {speedup:.2f}x")

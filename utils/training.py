@@ -13,32 +13,42 @@ rows, told apart by a `task` column), so the loss is per-task token means of one
 this keeps it correct under DDP (`torchrun`, `accelerate launch`), where two forward
 passes before one backward are not allowed. The original repository's two-pass
 `TaskPrefixTrainer` computes the same numbers on a single device.
+
+`train_variant` reads as four steps: the data (`task_datasets`, `Dataset.filter` / `map`), the
+resume point (`resume_point`, skipping unreadable checkpoints), the trainer (`make_trainer`),
+and saving with the log (`save_and_log`). Loading the student and generating with it live in
+`utils/student.py`, shared with notebook 06.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import json
 import math
 import os
-import re
 import shutil
 import time
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
-from datasets import Dataset, DatasetDict
 from accelerate import PartialState
+from datasets import Dataset, DatasetDict
+from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+from huggingface_hub import HfApi
+from safetensors import SafetensorError, safe_open
 from transformers import (
     DataCollatorForSeq2Seq,
     EarlyStoppingCallback,
     EvalPrediction,
     GenerationConfig,
-    LogitsProcessor,
-    LogitsProcessorList,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     ProgressCallback,
@@ -48,13 +58,24 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from .config import HOLE, REPO_ROOT, Config, UserError
-from .artifacts import load_merged, relative, write_json
+from .artifacts import load_merged, relative, save_figure, write_json
+from .config import HOLE, Config, UserError
 from .metrics import edit_similarity, exact_match, is_empty
-from .models import load_student
-from .tokenization import SPACE, decode_ids, encode_batch, encode_text, make_code_safe, resize_for_tokenizer
+from .models import torch_threads
+from .student import (
+    decode_batch,
+    encode_inputs,
+    generate_middles,
+    generation_config,
+    no_blank_processor,
+    prepare_student,
+    variant_dir,
+)
+from .tokenization import encode_batch
 
-TASK_PREFIX = {"predict": "predict: ", "explain": "explain: "}
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 PREDICT, EXPLAIN = 0, 1  # values of the collator's `task` column
 
 
@@ -102,109 +123,31 @@ def load_training_data(cfg: Config, variants: tuple[str, ...] | list[str] | None
         raise
 
 
-# --------------------------------------------------------------------------- the student
-
-
-def generation_config(tokenizer: PreTrainedTokenizerBase, cfg: Config) -> GenerationConfig:
-    """Greedy decoding that cannot answer with nothing: no EOS at step 1, no sentinels, no pad/unk."""
-    banned = [i for t, i in tokenizer.get_vocab().items() if re.fullmatch(r"<extra_id_\d+>", t)]
-    banned += [tokenizer.pad_token_id, tokenizer.unk_token_id]
-    return GenerationConfig(
-        decoder_start_token_id=tokenizer.pad_token_id,  # T5 starts decoding from pad (id 0)
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        max_new_tokens=cfg.max_target_tokens,
-        begin_suppress_tokens=[tokenizer.eos_token_id],  # no EOS at the first step (= min_new_tokens=1)
-        suppress_tokens=sorted(set(banned)),  # T5 likes to answer a hole with a sentinel
-        do_sample=False,
-        num_beams=1,
-    )
-
-
-class NoBlankAnswer(LogitsProcessor):
-    """A true middle is never blank: no EOS while the answer is only whitespace, and no more whitespace after `max_blank` such tokens."""
-
-    def __init__(self, blank_ids: list[int], eos_token_id: int, max_blank: int = 16):
-        self.blank = torch.tensor(sorted(set(blank_ids)))
-        self.eos = eos_token_id
-        self.max_blank = max_blank  # a weak model can loop on newlines / indentation until max_new_tokens
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        """Mask EOS (and, past `max_blank` tokens, whitespace) in rows whose answer is still blank."""
-        blank_ids = self.blank.to(input_ids.device)
-        answer = input_ids[:, 1:]  # after the decoder start token
-        blank = torch.isin(answer, blank_ids).all(dim=1)
-        lowest = torch.finfo(scores.dtype).min
-        scores[blank, self.eos] = lowest
-        if answer.shape[1] >= self.max_blank and blank.any():
-            rows = blank.nonzero(as_tuple=True)[0]
-            scores[rows.unsqueeze(1), blank_ids.unsqueeze(0)] = lowest
-        return scores
-
-
-def blank_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """Ids of the pieces that spell only whitespace (spaces, tabs, newlines, and their bytes)."""
-    bytes_ws = {f"<0x{b:02X}>" for b in b" \t\n\r"}
-    special = set(tokenizer.all_special_tokens)
-    return [i for t, i in tokenizer.get_vocab().items() if t not in special and (t in bytes_ws or not t.replace(SPACE, " ").strip())]
-
-
-def no_blank_processor(tokenizer: PreTrainedTokenizerBase) -> LogitsProcessorList:
-    """`logits_processor` for `generate`: the answer must contain something besides whitespace."""
-    return LogitsProcessorList([NoBlankAnswer(blank_token_ids(tokenizer), tokenizer.eos_token_id)])
-
-
-def prepare_student(cfg: Config, device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The untrained student with the code-safe tokenizer, resized embeddings and safe generation settings."""
-    model, raw_tok = load_student(cfg.student, device=device, dtype="float32")
-    tok = make_code_safe(raw_tok)
-    model = resize_for_tokenizer(model, raw_tok, tok)
-    model.config.decoder_start_token_id = tok.pad_token_id
-    model.config.pad_token_id = tok.pad_token_id
-    model.config.eos_token_id = tok.eos_token_id
-    model.generation_config = generation_config(tok, cfg)
-    if cfg.student_dropout is not None:  # a tiny model trained for minutes learns better without dropout
-        model.config.dropout_rate = cfg.student_dropout
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = cfg.student_dropout
-    return model, tok
-
-
 # --------------------------------------------------------------------------- tokenization of the two tasks
 
 
-def encode_inputs(tokenizer: PreTrainedTokenizerBase, texts: list[str], task: str, max_tokens: int) -> tuple[list[list[int]], int]:
-    """Ids of `<task>: <text></s>`, cut around the hole to fit `max_tokens`; also how many were cut."""
-    prefix = TASK_PREFIX[task]
-    head = len(encode_text(tokenizer, prefix.rstrip()))
-    hole = tokenizer.convert_tokens_to_ids(HOLE)
-    eos = tokenizer.eos_token_id
-    encoded = encode_batch(tokenizer, [prefix + t for t in texts])
-    out, cut = [], 0
-    for ids in encoded:
-        if len(ids) + 1 <= max_tokens:
-            out.append(ids + [eos])
-            continue
-        cut += 1
-        budget = max_tokens - 1 - head
-        if hole not in ids[head:]:
-            out.append(ids[: max_tokens - 1] + [eos])
-            continue
-        at = ids.index(hole, head)
-        left, right = ids[head:at], ids[at + 1 :]
-        room = budget - 1  # the hole itself stays
-        keep_left = min(len(left), max(room // 2, room - len(right)))
-        keep_right = min(len(right), room - keep_left)
-        out.append(ids[:head] + left[len(left) - keep_left :] + [hole] + right[:keep_right] + [eos])
-    return out, cut
-
-
-def encode_labels(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_tokens: int) -> tuple[list[list[int]], int]:
-    """Ids of each label + EOS (so the student learns to stop), cut to `max_tokens`; also how many were cut."""
+def encode_labels(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_tokens: int) -> tuple[list[list[int]], list[bool]]:
+    """Ids of each label + EOS (so the student learns to stop), cut to `max_tokens`; also which were cut."""
     encoded = encode_batch(tokenizer, list(texts))
-    cut = sum(len(ids) > max_tokens - 1 for ids in encoded)
+    cut = [len(ids) > max_tokens - 1 for ids in encoded]
     return [ids[: max_tokens - 1] + [tokenizer.eos_token_id] for ids in encoded], cut
+
+
+def _has_text(texts: list[str | None]) -> list[bool]:
+    """Which of `texts` hold something besides whitespace (a `Dataset.filter` on one column)."""
+    return [bool(t and t.strip()) for t in texts]
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """No "Map" / "Filter" progress bars for these quick passes (they would bury the training bar)."""
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
 
 
 def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None) -> tuple[Dataset, dict[str, int]]:
@@ -212,33 +155,41 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
 
     Rows with no label (a teacher that answered nothing) are dropped; rows with no
     rationale keep the predict task only. Every drop, fallback and truncation is counted.
+    The result's `_fingerprint` follows from the rows', the tokenizer's and the settings'.
     """
     labels_from = "middle" if variant is None or variant.labels == "gold" else "teacher_middle"
-    stats = {"rows_in": len(rows)}
+    explain = variant is not None and variant.explain
     if labels_from not in rows.column_names:
         raise UserError(f"the dataset has no {labels_from!r} column: run notebook 03_teacher_generation.ipynb first, or set label_type='gold'")
-    keep = [i for i, label in enumerate(list(rows[labels_from])) if label is not None and label.strip()]
-    stats["no_label_dropped"] = len(rows) - len(keep)
-    if len(keep) < len(rows):
-        rows = rows.select(keep)
-    inputs, stats["input_truncated"] = encode_inputs(tokenizer, list(rows["student_input"]), "predict", cfg.student_max_input_tokens)
-    labels, stats["label_truncated"] = encode_labels(tokenizer, list(rows[labels_from]), cfg.max_target_tokens)
-    columns = {"input_ids": inputs, "labels": labels}
-    if variant is not None and variant.explain:
-        if "rationale" not in rows.column_names:
-            raise UserError("the dataset has no 'rationale' column: run notebook 04_rationale_generation.ipynb first")
-        rationales, student_inputs = list(rows["rationale"]), list(rows["student_input"])
-        with_r = [i for i, r in enumerate(rationales) if r is not None and r.strip()]
-        expl_in, stats["explain_input_truncated"] = encode_inputs(
-            tokenizer, [student_inputs[i] for i in with_r], "explain", cfg.student_max_input_tokens
-        )
-        expl_lab, stats["rationale_truncated"] = encode_labels(tokenizer, [rationales[i] for i in with_r], cfg.max_rationale_tokens)
-        by_row = dict(zip(with_r, zip(expl_in, expl_lab)))
-        columns["expl_input_ids"] = [by_row.get(i, ([], []))[0] for i in range(len(rows))]
-        columns["expl_labels"] = [by_row.get(i, ([], []))[1] for i in range(len(rows))]
-        stats["no_rationale_predict_only"] = len(rows) - len(with_r)
-    stats["rows"] = len(rows)
-    return Dataset.from_dict(columns), stats
+    if explain and "rationale" not in rows.column_names:
+        raise UserError("the dataset has no 'rationale' column: run notebook 04_rationale_generation.ipynb first")
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        inputs, input_cut = encode_inputs(tokenizer, batch["student_input"], "predict", cfg.student_max_input_tokens)
+        labels, label_cut = encode_labels(tokenizer, batch[labels_from], cfg.max_target_tokens)
+        out = {"input_ids": inputs, "labels": labels, "input_truncated": input_cut, "label_truncated": label_cut}
+        if explain:
+            with_r = [i for i, keep in enumerate(_has_text(batch["rationale"])) if keep]
+            expl_in, expl_in_cut = encode_inputs(tokenizer, [batch["student_input"][i] for i in with_r], "explain", cfg.student_max_input_tokens)
+            expl_lab, expl_lab_cut = encode_labels(tokenizer, [batch["rationale"][i] for i in with_r], cfg.max_rationale_tokens)
+            n = len(inputs)
+            out["expl_input_ids"], out["expl_labels"] = [[] for _ in range(n)], [[] for _ in range(n)]
+            out["explain_input_truncated"], out["rationale_truncated"] = [False] * n, [False] * n
+            out["no_rationale_predict_only"] = [True] * n
+            for k, i in enumerate(with_r):
+                out["expl_input_ids"][i], out["expl_labels"][i] = expl_in[k], expl_lab[k]
+                out["explain_input_truncated"][i], out["rationale_truncated"][i] = expl_in_cut[k], expl_lab_cut[k]
+                out["no_rationale_predict_only"][i] = False
+        return out
+
+    with _quiet_datasets():
+        kept = rows.filter(_has_text, input_columns=[labels_from], batched=True, keep_in_memory=True)
+        encoded = kept.map(encode, batched=True, remove_columns=kept.column_names, keep_in_memory=True)
+    counted = [c for c in encoded.column_names if c not in ("input_ids", "labels", "expl_input_ids", "expl_labels")]
+    stats = {"rows_in": len(rows), "no_label_dropped": len(rows) - len(kept)}
+    stats.update({c: int(sum(encoded[c])) for c in counted} if len(encoded) else {c: 0 for c in counted})
+    stats["rows"] = len(encoded)
+    return encoded.remove_columns(counted), stats
 
 
 class StepByStepCollator:
@@ -261,6 +212,11 @@ class StepByStepCollator:
         return dict(batch)
 
 
+def _token_mean(token_loss: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Mean loss over the counted (non -100) label tokens of `rows`."""
+    return token_loss[rows].sum() / (labels[rows] != -100).sum().clamp(min=1)
+
+
 class StepByStepTrainer(Seq2SeqTrainer):
     """`Seq2SeqTrainer` whose loss is `alpha * predict + (1 - alpha) * explain` (token means per task)."""
 
@@ -276,27 +232,24 @@ class StepByStepTrainer(Seq2SeqTrainer):
         task = inputs.pop("task", None)
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        per_token = F.cross_entropy(outputs.logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
-        counted = (labels != -100).float()
-        if task is None:
-            task = torch.zeros(labels.shape[0], dtype=torch.long, device=labels.device)
-        losses = {}
-        for name, value in (("predict", PREDICT), ("explain", EXPLAIN)):
-            rows = task == value
-            if rows.any():
-                losses[name] = per_token[rows].sum() / counted[rows].sum().clamp(min=1)
-        if "predict" in losses and "explain" in losses:
-            loss = self.alpha * losses["predict"] + (1 - self.alpha) * losses["explain"]
-        else:
-            loss = next(iter(losses.values()))
+        token_loss = F.cross_entropy(outputs.logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
+        explain_rows = task == EXPLAIN if task is not None else torch.zeros(labels.shape[0], dtype=torch.bool, device=labels.device)
+        predict_loss = _token_mean(token_loss, labels, ~explain_rows)
+        explain_loss = _token_mean(token_loss, labels, explain_rows) if explain_rows.any() else None
+        loss = predict_loss if explain_loss is None else self.alpha * predict_loss + (1 - self.alpha) * explain_loss
         if model.training:
-            sums = self._task_sums.to(loss.device)
-            for k, name in ((0, "predict"), (2, "explain")):
-                if name in losses:
-                    sums[k] += losses[name].detach()
-                    sums[k + 1] += 1
-            self._task_sums = sums
+            self._track(predict_loss, explain_loss)
         return (loss, outputs) if return_outputs else loss
+
+    def _track(self, predict_loss: torch.Tensor, explain_loss: torch.Tensor | None) -> None:
+        """Add this batch's task losses to the sums `log` reports as predict_loss / explain_loss."""
+        sums = self._task_sums.to(predict_loss.device)
+        sums[0] += predict_loss.detach()
+        sums[1] += 1
+        if explain_loss is not None:
+            sums[2] += explain_loss.detach()
+            sums[3] += 1
+        self._task_sums = sums
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         """Evaluation is on the predict task only: drop the `task` column, then generate as usual."""
@@ -355,55 +308,13 @@ class CompactProgress(ProgressCallback):
             (self.training_bar.write if self.training_bar is not None else print)(line)
 
 
-def make_compute_metrics(tokenizer: PreTrainedTokenizerBase):
+def make_compute_metrics(tokenizer: PreTrainedTokenizerBase) -> Callable[[EvalPrediction], dict[str, float]]:
     """`compute_metrics` for `predict_with_generate`: edit similarity, exact match and empty rate of the decoded middles."""
 
     def compute_metrics(pred: EvalPrediction) -> dict[str, float]:
-        predictions = decode_batch(tokenizer, pred.predictions)
-        references = decode_batch(tokenizer, pred.label_ids)
-        n = max(len(predictions), 1)
-        return {
-            "edit_similarity": sum(map(edit_similarity, predictions, references)) / n,
-            "exact_match": sum(map(exact_match, predictions, references)) / n,
-            "empty_rate": sum(map(is_empty, predictions)) / n,
-        }
+        return evaluate_middles(decode_batch(tokenizer, pred.predictions), decode_batch(tokenizer, pred.label_ids))
 
     return compute_metrics
-
-
-def decode_batch(tokenizer: PreTrainedTokenizerBase, ids) -> list[str]:
-    """Texts of a padded id matrix (-100 read as pad), special tokens skipped, no space clean-up."""
-    rows = ids.tolist() if hasattr(ids, "tolist") else ids
-    pad = tokenizer.pad_token_id
-    return [decode_ids(tokenizer, [pad if i < 0 else i for i in row], skip_special_tokens=True) for row in rows]
-
-
-# --------------------------------------------------------------------------- generation (shared with notebook 06)
-
-
-def generate_middles(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, student_inputs: list[str], cfg: Config, progress: bool = False, no_blank: bool = True
-) -> list[str]:
-    """The student's middle for each `student_input` (batched greedy generation, code-safe decoding)."""
-    from tqdm.auto import tqdm
-
-    ids, _ = encode_inputs(tokenizer, list(student_inputs), "predict", cfg.student_max_input_tokens)
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # similar lengths together: less padding
-    gen = generation_config(tokenizer, cfg)
-    device = next(model.parameters()).device
-    out: list[str] = [""] * len(ids)
-    was_training = model.training
-    model.eval()
-    batches = range(0, len(order), cfg.eval_batch_size)
-    with torch.inference_mode():
-        for start in tqdm(batches, desc="generating", unit="batch", disable=not progress):
-            chunk = order[start : start + cfg.eval_batch_size]
-            batch = tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt").to(device)
-            generated = model.generate(**batch, generation_config=gen, logits_processor=no_blank_processor(tokenizer) if no_blank else None)
-            for i, text in zip(chunk, decode_batch(tokenizer, generated)):
-                out[i] = text
-    model.train(was_training)
-    return out
 
 
 def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str, float]:
@@ -419,11 +330,6 @@ def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str,
 # --------------------------------------------------------------------------- training one variant
 
 
-def variant_dir(cfg: Config, variant: str) -> Path:
-    """Folder of a trained variant: artifacts/<run>/models/<variant>/."""
-    return cfg.run_dir / "models" / variant
-
-
 TRAIN_SETTINGS = (
     "student", "teacher", "alpha", "label_type", "max_target_tokens", "max_rationale_tokens", "student_max_input_tokens",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "max_steps", "eval_steps",
@@ -431,21 +337,21 @@ TRAIN_SETTINGS = (
 )
 
 
-def _fingerprint(cfg: Config, spec: Variant, train: Dataset, valid: Dataset) -> str:
-    """Hash of the settings and the tokenized data a variant is trained on (a change means: train again)."""
-    h = hashlib.sha256(json.dumps([spec.name, spec.labels, spec.explain, {k: getattr(cfg, k) for k in TRAIN_SETTINGS}], default=str).encode())
-    for ds in (train, valid):
-        h.update(json.dumps(ds.to_dict()).encode())
-    return h.hexdigest()[:16]
+def _fingerprint(cfg: Config, spec: Variant, train: Dataset, valid: Dataset | None) -> str:
+    """The key of a run: its settings and the `_fingerprint`s of its tokenized datasets (a change means: train again)."""
+    settings = [spec.name, spec.labels, spec.explain, {k: getattr(cfg, k) for k in TRAIN_SETTINGS}]
+    data = [train._fingerprint, valid._fingerprint if valid is not None else None]
+    return hashlib.sha256(json.dumps([settings, data], default=str).encode()).hexdigest()[:16]
 
 
-def training_arguments(cfg: Config, output_dir: str | Path, has_valid: bool = True, resuming: bool = False) -> Seq2SeqTrainingArguments:
-    """`Seq2SeqTrainingArguments` of a run: eval + save every `eval_steps`, best model by edit similarity."""
+def training_arguments(
+    cfg: Config, output_dir: str | Path, has_valid: bool = True, resuming: bool = False, generation: GenerationConfig | None = None
+) -> Seq2SeqTrainingArguments:
+    """`Seq2SeqTrainingArguments` of a run: save every `eval_steps`; with a valid split also evaluate there and keep the best model."""
     if cfg.eval_steps % cfg.logging_steps:
         raise UserError(f"eval_steps={cfg.eval_steps} must be a multiple of logging_steps={cfg.logging_steps} (the NaN check runs when the loss is logged)")
     if cfg.bf16 and not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
         raise UserError("bf16=True needs a GPU with bfloat16 support (Ampere or newer): set bf16=False")
-    steps = "steps" if has_valid else "no"
     return Seq2SeqTrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=cfg.train_batch_size,
@@ -457,16 +363,17 @@ def training_arguments(cfg: Config, output_dir: str | Path, has_valid: bool = Tr
         num_train_epochs=cfg.num_train_epochs,
         max_steps=cfg.max_steps,
         bf16=cfg.bf16,
-        eval_strategy=steps,
+        eval_strategy="steps" if has_valid else "no",
         eval_steps=cfg.eval_steps,
         eval_on_start=has_valid and not resuming,  # step 0 = the untrained student, where every curve starts
-        save_strategy=steps,
+        save_strategy="steps",  # checkpoints to resume from, with or without a valid split
         save_steps=cfg.eval_steps,
         save_total_limit=2,  # the last and the best
-        load_best_model_at_end=has_valid,
-        metric_for_best_model="edit_similarity",
-        greater_is_better=True,
-        predict_with_generate=True,
+        load_best_model_at_end=has_valid,  # no valid split: the last model is the one saved
+        metric_for_best_model="edit_similarity" if has_valid else None,
+        greater_is_better=True if has_valid else None,
+        predict_with_generate=has_valid,
+        generation_config=generation,  # the students' decoding, for evaluation during training and the saved model
         logging_steps=cfg.logging_steps,
         logging_nan_inf_filter=False,  # a NaN must reach NanLossCallback, not be averaged away
         remove_unused_columns=False,  # the explain columns are not arguments of the model
@@ -478,6 +385,149 @@ def training_arguments(cfg: Config, output_dir: str | Path, has_valid: bool = Tr
     )
 
 
+def task_datasets(cfg: Config, spec: Variant, tok: PreTrainedTokenizerBase, data: DatasetDict) -> tuple[Dataset, Dataset | None, dict]:
+    """Step 1, the data: tokenized train rows of `spec`, valid rows (None when the split is missing or empty), their counts."""
+    if "train" not in data:
+        raise UserError("the dataset has no 'train' split: run notebook 02_fim_segmentation.ipynb first")
+    train_ds, train_stats = build_task_dataset(data["train"], tok, cfg, spec)
+    if len(train_ds) == 0:
+        raise UserError(f"no training rows for {spec.name}: every label is empty (see notebook 03's empty-answer rate)")
+    valid = data.get("valid")
+    if valid is None or len(valid) == 0:
+        print(f"{spec.name}: no valid rows: no evaluation, early stopping or best-model choice; the last model is kept")
+        return train_ds, None, {"train": train_stats, "valid": {"rows_in": 0, "rows": 0}}
+    valid_ds, valid_stats = build_task_dataset(valid, tok, cfg, None)
+    return train_ds, valid_ds, {"train": train_stats, "valid": valid_stats}
+
+
+def finished_run(folder: Path, key: str) -> dict[str, Any] | None:
+    """The train log of a finished run with this key in `folder`, marked `reused`, else None."""
+    log_path = folder / "train_log.json"
+    if not (log_path.exists() and (folder / "config.json").exists()):
+        return None
+    done = json.loads(log_path.read_text())
+    return {**done, "reused": True} if done.get("fingerprint") == key else None
+
+
+def unreadable_checkpoint(folder: Path) -> str | None:
+    """Why the checkpoint in `folder` cannot be resumed from (weights, trainer state, optimizer), or None when it can."""
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        return "it holds no model.safetensors"
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass  # the header is checked against the file's length: a truncated file fails here
+        except (SafetensorError, OSError) as err:
+            return f"{path.name} cannot be read ({type(err).__name__}: {err})"
+    try:
+        json.loads((folder / "trainer_state.json").read_text())
+    except (OSError, ValueError) as err:
+        return f"trainer_state.json cannot be read ({type(err).__name__})"
+    optimizer = folder / "optimizer.pt"
+    if optimizer.exists() and not zipfile.is_zipfile(optimizer):
+        return "optimizer.pt is cut short"
+    return None
+
+
+def resume_point(ckpt_dir: Path, key: str, retrain: bool = False) -> str | None:
+    """Step 2: the newest readable checkpoint of this run (None: start over); unreadable newer ones are removed, saying why."""
+    state = PartialState()  # one process, or one per GPU under torchrun / accelerate launch
+    with state.main_process_first():
+        if state.is_main_process:
+            stamp = ckpt_dir / "fingerprint.txt"
+            if ckpt_dir.exists() and (retrain or not stamp.exists() or stamp.read_text() != key):
+                shutil.rmtree(ckpt_dir)  # written with other settings or data: not resumable
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(key)
+            while (last := get_last_checkpoint(str(ckpt_dir))) is not None and (why := unreadable_checkpoint(Path(last))):
+                print(f"skipped {relative(last)}: {why}; removed it and looking at the checkpoint before it")
+                shutil.rmtree(last)
+    return get_last_checkpoint(str(ckpt_dir))
+
+
+def make_trainer(
+    cfg: Config, spec: Variant, model: PreTrainedModel, tok: PreTrainedTokenizerBase, train_ds: Dataset, valid_ds: Dataset | None,
+    ckpt_dir: Path, resuming: bool, callbacks: list[TrainerCallback] | None = None,
+) -> tuple[StepByStepTrainer, NanLossCallback]:
+    """Step 3: the trainer of one variant (NaN guard; early stopping when there is a valid split; one compact progress bar)."""
+    nan_guard = NanLossCallback()
+    stopping = [EarlyStoppingCallback(cfg.early_stopping_patience)] if valid_ds is not None else []
+    trainer = StepByStepTrainer(
+        model=model,
+        args=training_arguments(cfg, ckpt_dir, valid_ds is not None, resuming, generation_config(tok, cfg)),
+        data_collator=StepByStepCollator(tok, model=model),
+        train_dataset=train_ds,
+        eval_dataset=valid_ds,
+        processing_class=tok,
+        compute_metrics=make_compute_metrics(tok),
+        callbacks=[*stopping, nan_guard, *(callbacks or [])],
+        alpha=cfg.alpha if spec.explain else 1.0,
+    )
+    for callback in list(trainer.callback_handler.callbacks):
+        if isinstance(callback, ProgressCallback) or type(callback).__name__ == "NotebookProgressCallback":
+            trainer.remove_callback(callback)
+    trainer.add_callback(CompactProgress(spec.name))
+    return trainer, nan_guard
+
+
+def _stop_on_nan(cfg: Config, variant: str, nan_guard: NanLossCallback, ckpt_dir: Path) -> None:
+    """A run the NaN guard stopped ends here, naming the last good checkpoint and what to change."""
+    if nan_guard.bad_step is None:
+        return
+    kept = get_last_checkpoint(str(ckpt_dir))
+    where = f"{relative(Path(kept))} (step {kept.rsplit('-', 1)[-1]})" if kept else "none was saved before it"
+    raise UserError(
+        f"training {variant} stopped at step {nan_guard.bad_step}: the loss became NaN or infinite "
+        f"(learning_rate={cfg.learning_rate}, bf16={cfg.bf16}); the last good checkpoint is {where}. "
+        "Lower learning_rate (or set bf16=False) and run again."
+    )
+
+
+def save_and_log(
+    cfg: Config, spec: Variant, trainer: StepByStepTrainer, valid_rows: Dataset | None, stats: dict, key: str,
+    resumed_from: str | None, train_loss: float, seconds: float,
+) -> dict[str, Any]:
+    """Step 4: save the kept model (best, or last without valid rows) with its card; score it on valid; write and return the log."""
+    history = trainer.state.log_history
+    untrained = next((h for h in history if h.get("step") == 0 and "eval_edit_similarity" in h), {})
+    log = {
+        "variant": spec.name,
+        "description": spec.description,
+        "labels": spec.labels,
+        "tasks": ["predict", "explain"] if spec.explain else ["predict"],
+        "alpha": trainer.alpha,
+        "fingerprint": key,
+        "settings": {k: getattr(cfg, k) for k in TRAIN_SETTINGS},
+        "data": stats,
+        "resumed_from_step": int(resumed_from.rsplit("-", 1)[-1]) if resumed_from else None,
+        "global_step": trainer.state.global_step,
+        "best_step": trainer.state.best_global_step,
+        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+        "train_seconds": round(seconds, 1),
+        "train_loss": train_loss,
+        "untrained": {k.removeprefix("eval_"): v for k, v in untrained.items() if k.startswith("eval_")},
+        "best": {},
+        "log_history": history,
+    }
+    out = variant_dir(cfg, spec.name)
+    trainer.model.generation_config = copy.deepcopy(trainer.args.generation_config)  # evaluation filled in defaults (max_length=20)
+    trainer.save_model(str(out))  # kept weights + generation config + the code-safe tokenizer (every rank: FSDP / ZeRO gather here)
+    if trainer.is_world_process_zero():
+        if valid_rows is not None:  # the kept model, re-scored through generate_middles: the code path notebook 06 uses
+            tok, inputs = trainer.processing_class, list(valid_rows["student_input"])
+            log["best"] = evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), list(valid_rows["middle"]))
+            unguarded = generate_middles(trainer.model, tok, inputs, cfg, no_blank=False)
+            log["best"]["empty_rate_without_guard"] = evaluate_middles(unguarded, list(valid_rows["middle"]))["empty_rate"]
+        write_json(out / "train_log.json", log)
+        (out / "README.md").write_text(model_card(cfg, log))
+        if not cfg.keep_checkpoints:
+            shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        if cfg.push_to_hub:
+            push_variant(cfg, spec.name, out)
+    return log
+
+
 def train_variant(
     cfg: Config,
     variant: str,
@@ -487,103 +537,25 @@ def train_variant(
 ) -> dict[str, Any]:
     """Train one variant (or reuse a finished identical run), save it to models/<variant>/, return its train log.
 
-    Resumes from the last checkpoint in models/<variant>/checkpoints/ when a run with the
-    same settings and data was interrupted. Works unchanged under torchrun / accelerate launch.
+    Resumes from the newest readable checkpoint in models/<variant>/checkpoints/ when a run with
+    the same settings and data was interrupted. Works unchanged under torchrun / accelerate launch.
     """
     spec = variant_spec(cfg, variant)
     data = data if data is not None else load_training_data(cfg, [variant])
-    for split in ("train", "valid"):
-        if split not in data:
-            raise UserError(f"the dataset has no {split!r} split: run notebook 02_fim_segmentation.ipynb first")
     model, tok = prepare_student(cfg)
-    train_ds, train_stats = build_task_dataset(data["train"], tok, cfg, spec)
-    valid_ds, valid_stats = build_task_dataset(data["valid"], tok, cfg, None)
-    if len(train_ds) == 0:
-        raise UserError(f"no training rows for {variant}: every label is empty (see notebook 03's empty-answer rate)")
-    out = variant_dir(cfg, variant)
-    ckpt_dir = out / "checkpoints"
-    fingerprint = _fingerprint(cfg, spec, train_ds, valid_ds)
-    log_path = out / "train_log.json"
-    if not retrain and log_path.exists() and (out / "config.json").exists():
-        done = json.loads(log_path.read_text())
-        if done.get("fingerprint") == fingerprint:
-            done["reused"] = True
-            return done
-
-    state = PartialState()  # one process, or one per GPU under torchrun / accelerate launch
-    with state.main_process_first():
-        if state.is_main_process:
-            stamp = ckpt_dir / "fingerprint.txt"
-            if ckpt_dir.exists() and (retrain or not stamp.exists() or stamp.read_text() != fingerprint):
-                shutil.rmtree(ckpt_dir)  # written with other settings or data: not resumable
-            ckpt_dir.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(fingerprint)
-    last = get_last_checkpoint(str(ckpt_dir))
-    args = training_arguments(cfg, ckpt_dir, has_valid=len(valid_ds) > 0, resuming=last is not None)
-
-    nan_guard = NanLossCallback()
-    trainer = StepByStepTrainer(
-        model=model,
-        args=args,
-        data_collator=StepByStepCollator(tok, model=model),
-        train_dataset=train_ds,
-        eval_dataset=valid_ds if len(valid_ds) else None,
-        processing_class=tok,
-        compute_metrics=make_compute_metrics(tok),
-        callbacks=[EarlyStoppingCallback(cfg.early_stopping_patience), nan_guard, *(callbacks or [])],
-        alpha=cfg.alpha if spec.explain else 1.0,
-    )
-    for callback in list(trainer.callback_handler.callbacks):
-        if isinstance(callback, ProgressCallback) or type(callback).__name__ == "NotebookProgressCallback":
-            trainer.remove_callback(callback)
-    trainer.add_callback(CompactProgress(variant))
-    start = time.time()
-    result = trainer.train(resume_from_checkpoint=True if last else None)
-    if nan_guard.bad_step is not None:
-        kept = get_last_checkpoint(str(ckpt_dir))
-        where = f"{relative(Path(kept))} (step {kept.rsplit('-', 1)[-1]})" if kept else "none was saved before it"
-        raise UserError(
-            f"training {variant} stopped at step {nan_guard.bad_step}: the loss became NaN or infinite "
-            f"(learning_rate={cfg.learning_rate}, bf16={cfg.bf16}); the last good checkpoint is {where}. "
-            "Lower learning_rate (or set bf16=False) and run again."
-        )
-    trainer.model.generation_config = generation_config(tok, cfg)  # the Trainer's evaluation filled in defaults (max_length=20)
-    history = trainer.state.log_history
-    untrained = next((h for h in history if h.get("step") == 0 and "eval_edit_similarity" in h), {})
-    log = {
-        "variant": variant,
-        "description": spec.description,
-        "labels": spec.labels,
-        "tasks": ["predict", "explain"] if spec.explain else ["predict"],
-        "alpha": cfg.alpha if spec.explain else 1.0,
-        "fingerprint": fingerprint,
-        "settings": {k: getattr(cfg, k) for k in TRAIN_SETTINGS},
-        "data": {"train": train_stats, "valid": valid_stats},
-        "resumed_from_step": int(last.rsplit("-", 1)[-1]) if last else None,
-        "global_step": trainer.state.global_step,
-        "best_step": trainer.state.best_global_step,
-        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
-        "train_seconds": round(time.time() - start, 1),
-        "train_loss": result.training_loss,
-        "untrained": {k.removeprefix("eval_"): v for k, v in untrained.items() if k.startswith("eval_")},
-        "best": {},
-        "log_history": history,
-    }
-    trainer.save_model(str(out))  # best weights + generation config + the code-safe tokenizer (every rank: FSDP / ZeRO gather here)
-    if trainer.is_world_process_zero():
-        # the kept (best) model, re-scored through generate_middles: the code path notebook 06 uses
-        valid = data["valid"]
-        predictions = generate_middles(trainer.model, tok, list(valid["student_input"]), cfg)
-        log["best"] = evaluate_middles(predictions, list(valid["middle"]))
-        unguarded = generate_middles(trainer.model, tok, list(valid["student_input"]), cfg, no_blank=False)
-        log["best"]["empty_rate_without_guard"] = sum(map(is_empty, unguarded)) / max(len(unguarded), 1)
-        write_json(log_path, log)
-        (out / "README.md").write_text(model_card(cfg, log))
-        if not cfg.keep_checkpoints:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-        if cfg.push_to_hub:
-            push_variant(cfg, variant, out)
-    return log
+    train_ds, valid_ds, stats = task_datasets(cfg, spec, tok, data)
+    key = _fingerprint(cfg, spec, train_ds, valid_ds)
+    ckpt_dir = variant_dir(cfg, variant) / "checkpoints"
+    if not retrain and (done := finished_run(variant_dir(cfg, variant), key)):
+        return done
+    with torch_threads(cfg.torch_threads):
+        last = resume_point(ckpt_dir, key, retrain)
+        trainer, nan_guard = make_trainer(cfg, spec, model, tok, train_ds, valid_ds, ckpt_dir, last is not None, callbacks)
+        start = time.time()
+        result = trainer.train(resume_from_checkpoint=last)
+        _stop_on_nan(cfg, variant, nan_guard, ckpt_dir)
+        valid_rows = data["valid"] if valid_ds is not None else None
+        return save_and_log(cfg, spec, trainer, valid_rows, stats, key, last, result.training_loss, time.time() - start)
 
 
 def train_variants(cfg: Config, variants: tuple[str, ...] | list[str] | None = None, retrain: bool = False) -> dict[str, dict[str, Any]]:
@@ -593,21 +565,11 @@ def train_variants(cfg: Config, variants: tuple[str, ...] | list[str] | None = N
     return {v: train_variant(cfg, v, data=data, retrain=retrain) for v in variants}
 
 
-def load_trained(cfg: Config, variant: str, device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A trained variant and its code-safe tokenizer from models/<variant>/."""
-    folder = variant_dir(cfg, variant)
-    if not (folder / "config.json").exists():
-        raise UserError(f"no trained {variant!r} student at {relative(folder)}: run notebook 05_step_by_step_training.ipynb first")
-    return load_student(str(folder), device=device, dtype="float32")
-
-
 # --------------------------------------------------------------------------- reporting
 
 
-def results_table(logs: dict[str, dict[str, Any]]):
+def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per variant: labels, tasks, steps, untrained and best valid metrics, empty rate, time."""
-    import pandas as pd
-
     rows = []
     for name, log in logs.items():
         best, untrained = log.get("best", {}), log.get("untrained", {})
@@ -628,8 +590,8 @@ def results_table(logs: dict[str, dict[str, Any]]):
     return pd.DataFrame(rows).set_index("variant")
 
 
-def plot_training(logs: dict[str, dict[str, Any]]):
-    """Loss curves (train, per task, valid) and valid edit similarity against steps, one colour per variant."""
+def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None) -> "Figure":
+    """Loss curves (train, per task, valid) and valid edit similarity against steps, one colour per variant (saved to `path` if given)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -654,6 +616,7 @@ def plot_training(logs: dict[str, dict[str, Any]]):
         ax.legend(fontsize=8)
     axes[0].set_yscale("log")
     fig.tight_layout()
+    save_figure(fig, path)
     return fig
 
 
@@ -687,7 +650,7 @@ code-safe tokenizer (same vocabulary + whitespace pieces + byte fallback) that r
 
 **Validation metrics** (greedy, true middles): edit similarity {fmt(best.get('edit_similarity'))}
 (untrained: {fmt(untrained.get('edit_similarity'))}), exact match {fmt(best.get('exact_match'))},
-empty outputs {fmt(best.get('empty_rate'))}; best step {log['best_step']} of {log['global_step']}.
+empty outputs {fmt(best.get('empty_rate'))}; {f"best step {log['best_step']}" if log['best_step'] else 'the last step'} of {log['global_step']} kept.
 
 **Training.** lr {cfg.learning_rate}, batch {cfg.train_batch_size} x {cfg.gradient_accumulation_steps} accumulation,
 bf16 {cfg.bf16}, run `{cfg.run_name}` (profile `{cfg.profile}`).
@@ -705,8 +668,6 @@ middle = tok.decode(model.generate(**ids)[0], skip_special_tokens=True, clean_up
 
 def push_variant(cfg: Config, variant: str, folder: Path) -> str:
     """Upload a saved variant (weights, tokenizer, model card, train log) to the hub; return the repo id."""
-    from huggingface_hub import HfApi
-
     if not cfg.hub_model_id:
         raise UserError("push_to_hub=True needs hub_model_id, e.g. 'your-name/flan-t5-small-moonscript'")
     repo_id = cfg.hub_model_id if len(cfg.variants) == 1 else f"{cfg.hub_model_id}-{variant.replace('_', '-')}"
