@@ -42,3 +42,48 @@ def test_builds_are_deterministic(tmp_path: Path):
         b = (tmp_path / f"{kind}b" / "model.safetensors").read_bytes()
         assert a == b
         assert (tmp_path / f"{kind}a" / "tokenizer.json").read_text() == (tmp_path / f"{kind}b" / "tokenizer.json").read_text()
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """utils module -> the utils modules it imports (every `from .x import` / `from utils.x import`, any indentation)."""
+    import re
+
+    from utils.config import REPO_ROOT
+
+    graph = {}
+    for path in sorted((REPO_ROOT / "utils").glob("*.py")):
+        text = path.read_text()
+        found = set(re.findall(r"^\s*from\s+(?:\.|utils\.)(\w+)\s+import", text, re.M))
+        found |= {m for group in re.findall(r"^\s*from\s+\.\s+import\s+([\w, ]+)", text, re.M)
+                  for m in re.findall(r"(\w+)(?:\s+as\s+\w+)?", group)}
+        graph[path.stem] = found - {path.stem}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every module that can reach itself through the import graph, with one such path."""
+    out = []
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    out.append(path + [start])
+                    stack = []
+                    break
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, path + [nxt]))
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) and not _cycles({"a": {"b"}, "b": set()})
+
+
+def test_no_import_cycle_among_the_endpoint_modules():
+    graph = _import_graph()
+    assert {"tiny", "rationale", "teacher", "server", "endpoint"} <= set(graph)
+    mine = {"tiny", "rationale", "teacher", "server", "endpoint"}
+    assert [c for c in _cycles(graph) if mine & set(c)] == []
