@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import re
 import threading
@@ -34,11 +33,10 @@ from tqdm.auto import tqdm
 
 from .artifacts import JsonlCache, load_stage, relative, save_figure, save_stage, stage_dir, stage_lock, write_json
 from .config import Config, UserError
-from .endpoint import FATAL_KINDS, OPENAI_BASE_URL, EndpointClient, EndpointError, Target, is_loopback, key_source as _key_source, redact
+from .endpoint import FATAL_KINDS, OPENAI_BASE_URL, EndpointClient, EndpointError, Target, is_loopback
+from .endpoint import key_source as _key_source
 from .server import local_server
 from .tiny import EXPLAINER_VERSION, LOCAL_EXPLAINER, ensure_tiny_explainer
-
-logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- constants
 
