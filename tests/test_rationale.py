@@ -16,9 +16,9 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from utils.config import REPO_ROOT, UserError, load_config
-from utils.artifacts import load_merged, load_stage, save_stage, stage_dir
+from utils.artifacts import load_merged, load_stage, save_stage, stage_dir, stage_lock
+from utils.endpoint import PLACEHOLDER_KEY, redact, resolve_api_key
 from utils.rationale import (
-    PLACEHOLDER_KEY,
     build_messages,
     cache_path,
     check_rationale,
@@ -28,13 +28,12 @@ from utils.rationale import (
     price_for,
     prompt_id,
     rationale_stats,
-    redact,
-    resolve_api_key,
-    rule_based_explanation,
 )
+from utils.tiny import rule_based_explanation
 
 SECRET = "sk-test-SECRET123abcdefXYZ"
-FAST = dict(rationale_backoff_s=0.01, rationale_backoff_max_s=2.0, rationale_retries=2, rationale_timeout_s=20)
+ALL_SPLITS = ("train", "valid", "test")
+FAST = dict(rationale_retries=2, rationale_timeout_s=20, rationale_splits=ALL_SPLITS)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -57,6 +56,7 @@ def synthetic_fim(n_per_split: int = 2) -> DatasetDict:
 
 
 def make_cfg(tmp_path, fim: DatasetDict | None = None, **overrides):
+    overrides.setdefault("rationale_splits", ALL_SPLITS)  # most tests explain every split; one checks the default
     cfg = load_config("tiny", artifacts_dir=str(tmp_path / "artifacts"), run_name="unit", **overrides)
     save_stage(fim if fim is not None else synthetic_fim(), stage_dir(cfg, "fim"))
     return cfg
@@ -66,10 +66,12 @@ class FakeOpenAI:
     """An OpenAI-compatible /v1/chat/completions on a free loopback port, scripted per row (keyed by value_N)."""
 
     def __init__(self, rate_limit_once=(), always_500=(), hold_after=None, answers=None, usage=(50, 20), delay=0.0,
-                 unauthorized=False, slow_once=()):
+                 unauthorized=False, garbage=(), empty_first=(), empty_always=()):
         self.rate_limit_once, self.always_500 = set(rate_limit_once), set(always_500)
         self.hold_after, self.answers, self.usage, self.delay = hold_after, dict(answers or {}), usage, delay
-        self.unauthorized, self.slow_once = unauthorized, set(slow_once)
+        self.unauthorized, self.garbage = unauthorized, set(garbage)
+        self.empty_first, self.empty_always = set(empty_first), set(empty_always)
+        self.bodies: list[dict] = []
         self.requests: list[tuple[str, float]] = []  # (row key, time)
         self.auth: set[str] = set()
         self.lock = threading.Lock()
@@ -90,6 +92,7 @@ class FakeOpenAI:
                 key = f"value_{key[1]}" if key else "?"
                 with fake.lock:
                     fake.requests.append((key, time.time()))
+                    fake.bodies.append(body)
                     fake.auth.add(auth)
                     n = len(fake.requests)
                     fake.inflight += 1
@@ -100,8 +103,14 @@ class FakeOpenAI:
                         fake.release.wait(30)
                         return self._send(503, {"error": {"message": "released"}})
                     time.sleep(fake.delay)
-                    if key in fake.slow_once and fake.count(key) == 1:
-                        time.sleep(1.5)  # longer than the client's timeout: the client gives up and retries
+                    if key in fake.garbage:  # a proxy's HTML error page, with status 200
+                        data = b"<html><body>Bad Gateway</body></html>"
+                        self.send_response(200)
+                        self.send_header("Content-Type", "text/html")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                        return
                     if fake.unauthorized:
                         return self._send(401, {"error": {"message": "Incorrect API key provided: sk-tes***XYZ"}})
                     if key in fake.always_500:  # a buggy server that echoes the caller's credentials
@@ -115,9 +124,12 @@ class FakeOpenAI:
                     if isinstance(text, list):  # successive answers for the same row
                         with fake.lock:
                             text = text.pop(0) if len(text) > 1 else text[0]
+                    finish = "stop"
+                    if key in fake.empty_always or (key in fake.empty_first and fake.count(key) == 1):
+                        text, finish = "", "length"  # a reasoning model that thought until the budget ran out
                     self._send(200, {
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
                         "usage": {"prompt_tokens": fake.usage[0], "completion_tokens": fake.usage[1],
                                   "total_tokens": sum(fake.usage)},
                     })
@@ -236,10 +248,10 @@ def test_missing_key_for_a_remote_server_is_one_clear_error(tmp_path, monkeypatc
     with pytest.raises(UserError) as err:
         generate_rationales(cfg, progress=False)
     assert "OPENAI_API_KEY" in str(err.value) and "api.example.invalid" in str(err.value)
-    assert resolve_api_key("http://127.0.0.1:9/v1") == PLACEHOLDER_KEY  # loopback servers need none
-    assert resolve_api_key("https://x.example/v1", started_here=True) == PLACEHOLDER_KEY
+    assert resolve_api_key("http://127.0.0.1:9/v1", "OPENAI_API_KEY") == PLACEHOLDER_KEY  # loopback servers need none
+    assert resolve_api_key("https://x.example/v1", "OPENAI_API_KEY", started_here=True) == PLACEHOLDER_KEY
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    assert resolve_api_key("https://api.openai.com/v1") == SECRET
+    assert resolve_api_key("https://api.openai.com/v1", "OPENAI_API_KEY") == SECRET
     assert SECRET not in redact(f"Incorrect API key provided: {SECRET}. Bearer {SECRET}", (SECRET,))
     assert "sk-" not in redact("key sk-proj-abcdefgh1234 leaked")
 
@@ -273,7 +285,7 @@ def test_429_is_retried_after_retry_after_a_failing_row_is_marked_and_retried_ne
         # the failing row used the first attempt plus rationale_retries, then was recorded with its error
         assert fake.count("value_3") == 1 + FAST["rationale_retries"]
         row = [r for s in out for r in out[s] if r["id"].startswith("synthetic/box3")][0]
-        assert row["rationale"] is None and "500" in row["rationale_error"] and row["rationale_error"].endswith("request had ***")
+        assert row["rationale"] is None and "500" in row["rationale_error"] and "request had ***" in row["rationale_error"]
         assert fake.max_inflight <= 2  # bounded concurrency
         assert fake.auth == {f"Bearer {SECRET}"}  # the key was really used...
         # next run: only the failed row is asked again; the server has recovered
@@ -293,15 +305,111 @@ def test_429_is_retried_after_retry_after_a_failing_row_is_marked_and_retried_ne
             assert b"SECRET123" not in path.read_bytes(), path
 
 
-def test_a_timed_out_request_is_retried(tmp_path):
-    with FakeOpenAI(slow_once={"value_2"}) as fake:
-        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-4o-mini",
-                       **{**FAST, "rationale_timeout_s": 0.5})
+def _failed_run(cfg):
+    """Run the stage expecting the dead-endpoint error; return its message."""
+    with pytest.raises(UserError) as err:
+        generate_rationales(cfg, progress=False)
+    return str(err.value)
+
+
+def test_an_endpoint_that_never_answers_is_an_error_naming_the_timeout(tmp_path):
+    with FakeOpenAI(hold_after=0) as fake:  # accepts every request and never answers
+        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-4o-mini", rationale_splits=("train",),
+                       rationale_retries=0, rationale_timeout_s=3)
+        message = _failed_run(cfg)
+    assert "2 of the 2 rows" in message and "timed out" in message and "rationale_timeout_s" in message
+    assert fake.url in message
+    st = load_stage(cfg, "rationale")["train"]["rationale_status"]  # saved, with every row marked
+    assert st == ["failed", "failed"]
+
+
+def test_an_endpoint_that_is_down_is_an_error_naming_the_url(tmp_path):
+    from utils.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    cfg = make_cfg(tmp_path, rationale_base_url=url, rationale_model="gpt-4o-mini", rationale_retries=1)
+    message = _failed_run(cfg)
+    assert "connection refused" in message and url in message and "rationale_base_url" in message
+
+
+def test_garbage_from_most_rows_is_an_error_and_the_answers_received_are_kept(tmp_path):
+    with FakeOpenAI(garbage={"value_1", "value_2", "value_3", "value_4"}) as fake:
+        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-4o-mini", **FAST)
+        message = _failed_run(cfg)
+        assert "4 of the 6 rows" in message and "not with OpenAI-style JSON" in message
+        assert "2 answers received are saved" in message
+        ok = {r["id"] for r in load_cache(cache_path(cfg)).values() if r["status"] == "ok"}
+        assert {i.split("/")[1][:4] for i in ok} == {"box0", "box5"}
+        fake.garbage.clear()  # the server is fixed: the next run asks only the rows that failed
         out = generate_rationales(cfg, progress=False)
         assert set(statuses(out).values()) == {"ok"}
-        assert fake.count("value_2") == 2 and fake.count("value_0") == 1
-        rec = [r for r in load_cache(cache_path(cfg)).values() if r["id"].startswith("synthetic/box2")][0]
-        assert rec["attempts"] == 2 and rec["requests"] == 1
+        assert fake.count("value_0") == 1 and fake.count("value_5") == 1 and fake.count("value_1") == 2
+
+
+def test_a_second_concurrent_run_is_refused_and_sends_nothing(tmp_path):
+    with FakeOpenAI() as fake:
+        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-4o-mini", **FAST)
+        with stage_lock(cfg, "rationale"):
+            with pytest.raises(UserError, match=r"already running \(pid \d+"):
+                generate_rationales(cfg, progress=False)
+        assert fake.requests == [] and not cache_path(cfg).exists()
+
+
+def test_a_cache_with_bad_bytes_and_a_torn_line_keeps_working_dry_run_included(tmp_path, capsys):
+    with FakeOpenAI() as fake:
+        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-4o-mini", **FAST)
+        generate_rationales(cfg, progress=False)
+        with open(cache_path(cfg), "ab") as fh:
+            fh.write(b"\xff\xfe not utf-8 \x80\n")
+            fh.write(b'{"id": "torn')
+        dry = load_config("tiny", artifacts_dir=cfg.artifacts_dir, run_name="unit", rationale_base_url=fake.url,
+                          rationale_model="gpt-4o-mini", dry_run=True, **FAST)
+        out = generate_rationales(dry, progress=True)
+        assert set(statuses(out).values()) == {"ok"}
+        assert "2 unreadable line(s)" in capsys.readouterr().out
+        n = len(fake.requests)
+        generate_rationales(cfg, progress=False)  # a real run: nothing to ask again
+        assert len(fake.requests) == n
+        summary = json.loads((stage_dir(cfg, "rationale") / "run_summary.json").read_text())
+        assert summary["cache_lines_skipped"] == 2 and summary["pending"] == 0
+
+
+def test_only_the_train_split_is_explained_and_estimated_by_default(tmp_path):
+    with FakeOpenAI() as fake:
+        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-4o-mini")
+        cfg = load_config("tiny", artifacts_dir=cfg.artifacts_dir, run_name="unit", rationale_base_url=fake.url,
+                          rationale_model="gpt-4o-mini")  # the default rationale_splits
+        table = estimate_cost(load_stage(cfg, "fim"), cfg)
+        assert list(table.index) == ["train", "total"] and table.loc["total", "requests"] == 2
+        out = generate_rationales(cfg, progress=False)
+        assert sorted(k for k, _ in fake.requests) == ["value_0", "value_1"]  # the two train rows
+        assert set(out["train"]["rationale_status"]) == {"ok"}
+        for split in ("valid", "test"):
+            assert set(out[split]["rationale_status"]) == {"skipped"} and set(out[split]["rationale"]) == {None}
+
+
+def test_reasoning_models_get_a_reasoning_budget_and_an_empty_paid_answer_is_not_done(tmp_path):
+    with FakeOpenAI(empty_first={"value_0"}, empty_always={"value_3"}) as fake:
+        cfg = make_cfg(tmp_path, rationale_base_url=fake.url, rationale_model="gpt-5-mini",
+                       rationale_price_per_mtok=(0.25, 2.0), rationale_reasoning_tokens=500, **FAST)
+        out = generate_rationales(cfg, progress=False)
+        first = fake.bodies[0]
+        assert first["max_completion_tokens"] == cfg.rationale_max_tokens + 500
+        assert first["reasoning_effort"] == "minimal" and "temperature" not in first and "max_tokens" not in first
+        # value_0: empty and cut by the budget once, asked again with a bigger budget, then answered
+        budgets = [b["max_completion_tokens"] for b, (k, _) in zip(fake.bodies, fake.requests) if k == "value_0"]
+        assert len(budgets) == 2 and budgets[1] > budgets[0]
+        row = {r["id"].split("/")[1][:4]: r for s in out for r in out[s]}
+        assert row["box0"]["rationale_status"] == "ok"
+        # value_3: empty every time: failed with a reason, not counted as done
+        assert row["box3"]["rationale_status"] == "failed" and row["box3"]["rationale_reason"] == "length"
+        assert "rationale_reasoning_tokens" in row["box3"]["rationale_error"] and fake.count("value_3") == 2
+    with FakeOpenAI() as fake:
+        o_cfg = load_config("tiny", artifacts_dir=str(tmp_path / "o"), run_name="unit", rationale_base_url=fake.url,
+                            rationale_model="o4-mini", rationale_price_per_mtok=(1.0, 4.0))
+        save_stage(synthetic_fim(1), stage_dir(o_cfg, "fim"))
+        generate_rationales(o_cfg, progress=False)
+        assert fake.bodies[0]["reasoning_effort"] == "low" and "temperature" not in fake.bodies[0]
 
 
 def test_refused_answers_are_re_asked_and_counted(tmp_path):

@@ -1,12 +1,16 @@
 """utils.teacher: batched FIM generation, stop rules, cache and resume, both backends, bad input."""
 
 import json
+import logging
+import threading
 import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
 from datasets import DatasetDict
 
+from utils.artifacts import stage_dir, stage_lock
 from utils.config import EOS, FIM_PAD, UserError
 from utils.fim import fim_prompt
 from utils.models import load_teacher, resolve
@@ -21,6 +25,7 @@ from utils.teacher import (
     generate_teacher,
     load_cache,
     quality_table,
+    run_teacher,
     split_fim_prompt,
     trim_middle,
 )
@@ -253,3 +258,98 @@ def test_quality_table_by_split_and_span_type(small):
     assert first["n"] == 4 and first["exact_match"] == pytest.approx(sum(m == small["train"][0]["middle"] for m in small["train"]["middle"]) / 4)
     assert set(table.columns) >= {"split", "span_type", "n", "exact_match", "edit_similarity", "empty_rate"}
     assert table["edit_similarity"].between(0, 1).all()
+
+
+# --------------------------------------------------------------------------- a broken endpoint: no leak, no false success
+
+TEACHER_SECRET = "sk-teacher-SECRET987zyxwvu"
+
+
+class BrokenServer:
+    """A /v1/completions server on 127.0.0.1 that fails every request the same way, counting them."""
+
+    def __init__(self, mode: str):
+        self.mode, self.requests = mode, 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests += 1
+                auth = self.headers.get("Authorization", "")
+                if server.mode == "401":  # a careless server that echoes the credentials it was sent
+                    status, body, kind = 401, json.dumps({"error": {"message": f"bad credentials: {auth}"}}), "application/json"
+                elif server.mode == "500":
+                    status, body, kind = 500, json.dumps({"error": {"message": "the model crashed"}}), "application/json"
+                else:  # garbage: 200 with an HTML error page
+                    status, body, kind = 200, "<html><body>502 Bad Gateway</body></html>", "text/html"
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_401_endpoint_that_echoes_the_key_leaks_it_nowhere(tcfg, monkeypatch, capfd, caplog):
+    monkeypatch.setenv("TEACHER_API_KEY", TEACHER_SECRET)
+    caplog.set_level(logging.DEBUG)
+    with BrokenServer("401") as server:
+        tcfg.teacher_backend, tcfg.teacher_base_url, tcfg.teacher_max_retries = "openai", server.url, 0
+        with pytest.raises(UserError) as err:
+            run_teacher(tcfg, progress=True)
+    assert server.requests >= 1  # the key was really sent (and echoed back)
+    message = str(err.value)
+    assert "unauthorised" in message and server.url in message and "TEACHER_API_KEY" in message
+    assert err.value.__cause__ is None and err.value.__context__ is None  # the raw error is not chained
+    captured = capfd.readouterr()
+    assert TEACHER_SECRET not in message + captured.out + captured.err + caplog.text
+    files = [p for p in tcfg.run_dir.rglob("*") if p.is_file()]
+    assert all(TEACHER_SECRET.encode() not in p.read_bytes() for p in files)
+
+
+@pytest.mark.parametrize("mode, words", [("garbage", "not with OpenAI-style JSON"), ("500", "server error (500")])
+def test_a_dead_teacher_endpoint_is_an_error_not_a_success(tcfg, small, mode, words):
+    with BrokenServer(mode) as server:
+        tcfg.teacher_backend, tcfg.teacher_base_url, tcfg.teacher_max_retries = "openai", server.url, 1
+        with pytest.raises(UserError) as err:
+            generate_teacher(tcfg, small, progress=False)
+    assert words in str(err.value) and server.url in str(err.value) and "teacher_base_url" in str(err.value)
+    if mode == "500":
+        assert "after 1 retries (teacher_max_retries)" in str(err.value)
+    assert not (stage_dir(tcfg, "teacher") / "dataset").exists()
+
+
+def test_a_second_concurrent_teacher_run_is_refused(tcfg, small, teacher):
+    with stage_lock(tcfg, "teacher"):
+        with pytest.raises(UserError, match=r"already running \(pid \d+"):
+            run(tcfg, small, teacher)
+    assert not cache_path(tcfg).exists()  # nothing was generated
+    _, stats = run(tcfg, small, teacher)  # released: the next run goes ahead
+    assert stats["generated"] == 6
+
+
+def test_a_cache_with_bad_bytes_and_a_torn_line_keeps_working(tcfg, small, teacher):
+    path = cache_path(tcfg)
+    _, first = run(tcfg, small, teacher)
+    with open(path, "ab") as fh:
+        fh.write(b"\xff\xfe not utf-8 \x80\n")
+        fh.write(b'{"id": "torn')
+    with pytest.warns(UserWarning, match="2 unreadable line"):
+        _, stats = run(tcfg, small, teacher)
+    assert stats["generated"] == 0 and stats["reused_from_cache"] == 6 and stats["cache_lines_skipped"] == 2

@@ -119,6 +119,8 @@ class Config:
     rationale_max_words: int = 60  # the prompt asks for at most this many words
     rationale_min_words: int = 6  # quality gate: shorter answers are rejected
     rationale_max_tokens: int = 120  # completion limit per request (also the output side of the cost estimate)
+    rationale_reasoning_tokens: int = 1024  # reasoning models (o-series, gpt-5): budget added to rationale_max_tokens
+    rationale_splits: tuple[str, ...] = ("train",)  # splits that get rationales (only training uses them); add "valid", "test"
     rationale_temperature: float = 0.0
     rationale_few_shot: int = 0  # hand-written example answers sent before each request (0-2)
     rationale_quality_retries: int = 1  # re-asks (at temperature 0.7) when an answer fails the quality gate

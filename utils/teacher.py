@@ -19,27 +19,33 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
+import random
 import re
 import time
 import warnings
 import zlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import openai
+import pandas as pd
 import torch
 from datasets import DatasetDict
+from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from .artifacts import JsonlCache, load_stage, relative, save_figure, save_stage, stage_dir, stage_lock, write_json
 from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, Config, UserError
-from .models import sync
-from .fim import fim_prompt
+from .endpoint import EndpointClient, Target
+from .fim import build_fim_dataset, fim_prompt
 from .metrics import edit_similarity, exact_match, is_empty
+from .models import load_model_config, load_teacher, load_tokenizer, resolve, sync
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.figure import Figure
 
 PROMPT_FORMAT = "santacoder-fim-v1"  # bump when the prompt template changes
@@ -203,8 +209,6 @@ def length_sorted(lengths: Sequence[int], ids: Sequence[str]) -> list[int]:
 
 def model_fingerprint(name: str) -> str:
     """Identity of a model: its name, and for a local folder a hash of its config and weight file sizes."""
-    from .models import resolve
-
     path = Path(resolve(name))
     if not path.is_dir():
         return name
@@ -248,41 +252,14 @@ def prompt_hash(prompt: str) -> str:
 
 def cache_path(cfg: Config) -> Path:
     """artifacts/<run>/teacher/cache.jsonl."""
-    from .artifacts import stage_dir
-
     return stage_dir(cfg, "teacher") / "cache.jsonl"
 
 
-def load_cache(path: str | Path, key: str) -> dict[tuple[str, str], dict]:
-    """Finished records of settings `key`, by (id, prompt hash); a torn last line (a kill mid-write) is skipped."""
-    out: dict[tuple[str, str], dict] = {}
-    path = Path(path)
-    if not path.exists():
-        return out
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and rec.get("key") == key:
-                out[(rec["id"], rec["prompt_sha"])] = rec
-    return out
-
-
-def append_records(path: str | Path, records: Sequence[dict]) -> None:
-    """Append records as JSON lines, flushed and fsync'ed: once this returns, a kill cannot lose them."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell():  # a torn last line must not swallow our first record
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")
-        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
+def load_cache(path: str | Path | JsonlCache, key: str) -> dict[tuple[str, str], dict]:
+    """Finished records of settings `key`, by (id, prompt hash); unreadable lines (a torn write, bad bytes) skipped."""
+    cache = path if isinstance(path, JsonlCache) else JsonlCache(Path(path))
+    return {(r["id"], r["prompt_sha"]): r for r in cache.records()
+            if r.get("key") == key and "id" in r and "prompt_sha" in r}
 
 
 # --------------------------------------------------------------------------- backends
@@ -310,8 +287,6 @@ class TransformersBackend:
 
     def __init__(self, cfg: Config, model=None, tokenizer=None):
         """Load cfg.teacher (or use the given model and tokenizer)."""
-        from .models import load_teacher
-
         if model is None or tokenizer is None:
             model, tokenizer = load_teacher(cfg.teacher, cfg.device, cfg.dtype)
         self.model, self.tok = model, tokenizer
@@ -380,17 +355,24 @@ class TransformersBackend:
         ]
 
 
+TEACHER_API_KEY_ENV = "TEACHER_API_KEY"  # never the OpenAI key: this URL may be anyone's
+
+
+def teacher_target(cfg: Config, served_model: str) -> Target:
+    """The teacher endpoint of `cfg` with the settings its error messages name."""
+    return Target(base_url=cfg.teacher_base_url or "", model=served_model, key_env=TEACHER_API_KEY_ENV,
+                  url_setting="teacher_base_url", model_setting="teacher_served_model",
+                  timeout_setting="teacher_timeout_s", timeout_s=cfg.teacher_timeout_s,
+                  retries_setting="teacher_max_retries", max_retries=cfg.teacher_max_retries)
+
+
 class OpenAIBackend:
-    """Any OpenAI-compatible `/v1/completions` server, through the `openai` client, with retries."""
+    """Any OpenAI-compatible `/v1/completions` server, through the shared endpoint client (its retries, its errors)."""
 
     name = "openai"
 
     def __init__(self, cfg: Config, tokenizer=None):
         """Client for cfg.teacher_base_url; the local tokenizer counts and fits prompts."""
-        from openai import OpenAI
-
-        from .models import load_model_config, load_tokenizer, resolve
-
         if not cfg.teacher_base_url:
             raise UserError("teacher_backend='openai' needs teacher_base_url, e.g. 'http://127.0.0.1:8000/v1' (vLLM or `transformers serve`)")
         self.cfg = cfg
@@ -401,27 +383,7 @@ class OpenAIBackend:
         self.batch_size = max(1, cfg.teacher_batch_size)
         self.dtype = "server"
         self.one_prompt_per_request = False  # learnt on the first batch: `transformers serve` takes one prompt
-        key = os.environ.get("TEACHER_API_KEY") or "EMPTY"  # never the OpenAI key: this URL may be anyone's
-        self.client = OpenAI(base_url=self.url, api_key=key, max_retries=0, timeout=cfg.teacher_timeout_s)
-
-    def _call(self, **params: Any):
-        import openai
-        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
-        transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
-        try:
-            for attempt in Retrying(stop=stop_after_attempt(self.cfg.teacher_max_retries + 1),
-                                    wait=wait_exponential(multiplier=0.5, max=10),
-                                    retry=retry_if_exception_type(transient), reraise=True):
-                with attempt:
-                    return self.client.completions.create(model=self.served_model, **params)
-        except (openai.APIConnectionError, openai.APITimeoutError) as err:
-            raise UserError(
-                f"the teacher endpoint {self.url} is not reachable ({type(err).__name__}): start the server "
-                f"(vLLM, TGI or `transformers serve MODEL`) or fix teacher_base_url") from None
-        except openai.NotFoundError as err:
-            raise UserError(f"the teacher endpoint {self.url} does not serve model {self.served_model!r} "
-                            f"({err.message[:200]}): set teacher_served_model to the server's model name") from None
+        self.endpoint = EndpointClient(teacher_target(cfg, self.served_model))
 
     def _params(self, settings: GenSettings, seed: int) -> dict:
         p: dict[str, Any] = dict(max_tokens=settings.max_new_tokens, stop=[EOS, FIM_PAD])
@@ -432,15 +394,9 @@ class OpenAIBackend:
         return p
 
     def _one(self, prompt: str, settings: GenSettings, seed: int) -> Generation:
-        import openai
-
         raw, tokens = [], 0
         for j in range(settings.num_samples if settings.do_sample else 1):  # `n` is not honoured by every server
-            try:
-                r = self._call(prompt=prompt, **self._params(settings, seed + j))
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
-                raise UserError(f"the teacher endpoint {self.url} refused the request ({err.message[:300]}): "
-                                "check teacher_served_model and max_new_tokens against the server's limits") from None
+            r, _ = self.endpoint.completions(prompt=prompt, **self._params(settings, seed + j))
             raw.append(r.choices[0].text)
             tokens += r.usage.completion_tokens if r.usage else len(encode(self.tok, r.choices[0].text))
         return Generation(raw=raw, new_tokens=tokens)
@@ -448,24 +404,22 @@ class OpenAIBackend:
     def generate(self, prompts: Sequence[str], ids: Sequence[list[int]], suffixes: Sequence[str], settings: GenSettings,
                  seed: int = 0) -> list[Generation]:
         """Answers for one batch: one request with a list of prompts, or concurrent single requests."""
-        import openai
-
         prompts = list(prompts)
         n = settings.num_samples if settings.do_sample else 1
         if not self.one_prompt_per_request:
+            # a server that takes one prompt per request refuses a list (400 / 422): learn that, don't fail
+            refused = (openai.BadRequestError, openai.UnprocessableEntityError)
             try:
-                r = self._call(prompt=prompts, n=n, **self._params(settings, seed)) if n > 1 else \
-                    self._call(prompt=prompts, **self._params(settings, seed))
+                r, _ = self.endpoint.completions(refused, prompt=prompts, **({"n": n} if n > 1 else {}),
+                                                 **self._params(settings, seed))
                 choices = sorted(r.choices, key=lambda c: c.index)
                 if len(choices) == len(prompts) * n:  # usage is per request: count each answer locally
                     return [Generation(raw=[c.text for c in choices[i * n:(i + 1) * n]],
                                        new_tokens=sum(len(encode(self.tok, c.text)) for c in choices[i * n:(i + 1) * n]))
                             for i in range(len(prompts))]
-            except (openai.BadRequestError, openai.UnprocessableEntityError):
+            except refused:
                 pass
             self.one_prompt_per_request = True
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=max(1, self.cfg.teacher_concurrency)) as pool:
             return list(pool.map(lambda p: self._one(p, settings, seed), prompts))
 
@@ -561,69 +515,56 @@ def _record(pid: str, prompt: str, key: str, gen: Generation | None, suffix: str
             "stop": reasons[0], "new_tokens": tokens, "trimmed": trimmed}
 
 
-def generate_teacher(
-    cfg: Config,
-    ds: DatasetDict,
-    backend=None,
-    cache: str | Path | None = None,
-    progress: bool = True,
-) -> tuple[DatasetDict, dict]:
-    """Add the teacher's columns to every row of `ds`, resuming from (and appending to) the cache; return (dataset, stats)."""
-    from tqdm.auto import tqdm
-
-    backend = backend or make_backend(cfg)
-    tok = backend.tok
-    middles = [m for split in ds for m in ds[split]["middle"]]
-    max_new = span_budget(tok, middles, cfg.max_new_tokens)
-    if max_new >= backend.context:
-        raise UserError(f"max_new_tokens={max_new} leaves no room for a prompt in the teacher's {backend.context}-token context")
-    settings = make_settings(cfg, backend, max_new)
-    key = settings.key()
-    prep = prepare_prompts(ds, tok, cfg, settings.max_prompt_tokens)
-    path = Path(cache) if cache is not None else cache_path(cfg)
-    done = load_cache(path, key)
+def _resume(cache: JsonlCache, prep: Prepared, key: str) -> tuple[dict[tuple[str, str], dict], list[str], list[int]]:
+    """(finished records by (id, prompt hash), every row's prompt hash, indices of the rows still to generate)."""
+    done = load_cache(cache, key)
     shas = [prompt_hash(p) for p in prep.prompts]
     todo = [i for i in range(len(prep.ids)) if (prep.ids[i], shas[i]) not in done]
-    reused = len(prep.ids) - len(todo)
+    return done, shas, todo
 
+
+def _record_empty_prompts(cache: JsonlCache, prep: Prepared, key: str, todo: list[int], done: dict) -> list[int]:
+    """Record the rows with nothing around the hole (empty answer, no request); return the rows left to generate."""
     empties = [i for i in todo if prep.empty[i]]
     if empties:
         recs = [_record(prep.ids[i], prep.prompts[i], key, None, prep.suffixes[i], prep.trimmed[i]) for i in empties]
-        append_records(path, recs)
+        cache.append(recs)
         done.update({(r["id"], r["prompt_sha"]): r for r in recs})
-    todo = [i for i in todo if not prep.empty[i]]
-    trimmed = sum(prep.trimmed[i] for i in todo)
-    if trimmed:  # warned once per run, and only about the rows this run generates
-        _warn(f"{trimmed} prompt(s) longer than {settings.max_prompt_tokens} tokens (the teacher's context minus "
-              f"max_new_tokens={max_new}) were trimmed from the left of the prefix")
-    if empties:
         _warn(f"{len(empties)} example(s) have an empty prefix and suffix: nothing to fill in between, "
               "teacher_middle is left empty for them")
-    order = [todo[j] for j in length_sorted([len(prep.token_ids[i]) for i in todo], [prep.ids[i] for i in todo])]
+    return [i for i in todo if not prep.empty[i]]
 
-    tokens, examples, start = 0, 0, time.perf_counter()
+
+def _generate_missing(backend, cfg: Config, prep: Prepared, settings: GenSettings, todo: list[int], cache: JsonlCache,
+                      done: dict, progress: bool) -> dict:
+    """Generate the rows in `todo`, longest prompt first, appending each finished batch to the cache; timing stats."""
+    key = settings.key()
+    order = [todo[j] for j in length_sorted([len(prep.token_ids[i]) for i in todo], [prep.ids[i] for i in todo])]
+    tokens, start = 0, time.perf_counter()
     bar = tqdm(total=len(order), desc="teacher", unit="ex", disable=not progress)
-    cursor = 0
     try:
-        while cursor < len(order):
+        for cursor in range(0, len(order), backend.batch_size):
             batch = order[cursor:cursor + backend.batch_size]
             seed = (cfg.seed * 1_000_003 + zlib.crc32(prep.ids[batch[0]].encode())) % 2**31
             gens = backend.generate([prep.prompts[i] for i in batch], [prep.token_ids[i] for i in batch],
                                     [prep.suffixes[i] for i in batch], settings, seed)
-            recs = [_record(prep.ids[i], prep.prompts[i], key, g, prep.suffixes[i], prep.trimmed[i]) for i, g in zip(batch, gens)]
-            append_records(path, recs)  # the batch is on disk before the next starts
+            recs = [_record(prep.ids[i], prep.prompts[i], key, g, prep.suffixes[i], prep.trimmed[i])
+                    for i, g in zip(batch, gens)]
+            cache.append(recs)  # the batch is on disk before the next starts
             done.update({(r["id"], r["prompt_sha"]): r for r in recs})
-            cursor += len(batch)
             tokens += sum(g.new_tokens for g in gens)
-            examples += len(batch)
-            elapsed = max(time.perf_counter() - start, 1e-9)
             bar.update(len(batch))
-            bar.set_postfix_str(f"{tokens / elapsed:.0f} tok/s")
+            bar.set_postfix_str(f"{tokens / max(time.perf_counter() - start, 1e-9):.0f} tok/s")
     finally:
         bar.close()
     seconds = time.perf_counter() - start
+    return {"generated": len(order), "new_tokens": tokens, "seconds": round(seconds, 3),
+            "tokens_per_s": round(tokens / seconds, 1) if order else None,
+            "examples_per_s": round(len(order) / seconds, 2) if order else None}
 
-    records = [done[(pid, sha)] for pid, sha in zip(prep.ids, shas)]
+
+def _assemble(ds: DatasetDict, prep: Prepared, records: list[dict]) -> DatasetDict:
+    """`ds` with the teacher's columns, taken from one record per row (rows in `prep` order)."""
     out = DatasetDict()
     pos = 0
     for split in ds:
@@ -641,14 +582,53 @@ def generate_teacher(
         for name in TEACHER_COLUMNS:
             part = part.add_column(name, cols[name])
         out[split] = part
-    stats = {
-        "rows": len(prep.ids), "generated": examples, "reused_from_cache": reused, **prep.stats,
-        "new_tokens": tokens, "seconds": round(seconds, 3),
-        "tokens_per_s": round(tokens / seconds, 1) if examples else None,
-        "examples_per_s": round(examples / seconds, 2) if examples else None,
-        "batch_size": backend.batch_size, "settings": asdict(settings), "settings_key": key,
-    }
+    return out
+
+
+def _generate_teacher(cfg: Config, ds: DatasetDict, backend, cache: str | Path | None,
+                      progress: bool) -> tuple[DatasetDict, dict]:
+    """generate_teacher without the stage lock (the caller holds it)."""
+    backend = backend or make_backend(cfg)
+    max_new = span_budget(backend.tok, [m for split in ds for m in ds[split]["middle"]], cfg.max_new_tokens)
+    if max_new >= backend.context:
+        raise UserError(f"max_new_tokens={max_new} leaves no room for a prompt in the teacher's {backend.context}-token context")
+    settings = make_settings(cfg, backend, max_new)
+    key = settings.key()
+    prep = prepare_prompts(ds, backend.tok, cfg, settings.max_prompt_tokens)
+    store = JsonlCache(Path(cache) if cache is not None else cache_path(cfg))
+
+    done, shas, todo = _resume(store, prep, key)
+    reused = len(prep.ids) - len(todo)
+    if store.skipped:
+        _warn(f"{store.skipped} unreadable line(s) of the teacher cache {relative(store.path)} were skipped "
+              "(a torn write or bad bytes); rows with no readable record are generated again")
+    todo = _record_empty_prompts(store, prep, key, todo, done)
+    trimmed = sum(prep.trimmed[i] for i in todo)
+    if trimmed:  # warned once per run, and only about the rows this run generates
+        _warn(f"{trimmed} prompt(s) longer than {settings.max_prompt_tokens} tokens (the teacher's context minus "
+              f"max_new_tokens={max_new}) were trimmed from the left of the prefix")
+    timing = _generate_missing(backend, cfg, prep, settings, todo, store, done, progress)
+
+    out = _assemble(ds, prep, [done[(pid, sha)] for pid, sha in zip(prep.ids, shas)])
+    stats = {"rows": len(prep.ids), "generated": timing.pop("generated"), "reused_from_cache": reused,
+             "cache_lines_skipped": store.skipped, **prep.stats, **timing,
+             "batch_size": backend.batch_size, "settings": asdict(settings), "settings_key": key}
     return out, stats
+
+
+def generate_teacher(
+    cfg: Config,
+    ds: DatasetDict,
+    backend=None,
+    cache: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[DatasetDict, dict]:
+    """Add the teacher's columns to every row of `ds`, resuming from (and appending to) the cache; return (dataset, stats).
+
+    One run per stage at a time: a second concurrent run stops with a UserError naming the first.
+    """
+    with stage_lock(cfg, "teacher"):
+        return _generate_teacher(cfg, ds, backend, cache, progress)
 
 
 def generate_middles(model, tokenizer, prompts: Sequence[str], cfg: Config) -> list[str]:
@@ -676,22 +656,19 @@ def generate_middles(model, tokenizer, prompts: Sequence[str], cfg: Config) -> l
 
 def run_teacher(cfg: Config, progress: bool = True, backend=None) -> tuple[DatasetDict, dict]:
     """Notebook 03 in one call: load the FIM stage, generate (resuming), save the teacher stage and stats.json."""
-    from .artifacts import load_stage, save_stage, stage_dir, write_json
-
     fim = load_stage(cfg, "fim")
-    ds, stats = generate_teacher(cfg, fim, backend=backend, progress=progress)
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
     folder = stage_dir(cfg, "teacher")
-    was_disabled = are_progress_bars_disabled()
-    disable_progress_bars()  # "Saving the dataset" bars would bury the teacher's own
-    try:
-        save_stage(ds, folder)
-    finally:
-        if not was_disabled:
-            enable_progress_bars()
-    stats["quality"] = quality_table(ds).to_dict(orient="records")
-    write_json(folder / "stats.json", stats)
+    with stage_lock(cfg, "teacher"):
+        ds, stats = _generate_teacher(cfg, fim, backend, None, progress)
+        was_disabled = are_progress_bars_disabled()
+        disable_progress_bars()  # "Saving the dataset" bars would bury the teacher's own
+        try:
+            save_stage(ds, folder)
+        finally:
+            if not was_disabled:
+                enable_progress_bars()
+        stats["quality"] = quality_table(ds).to_dict(orient="records")
+        write_json(folder / "stats.json", stats)
     return ds, stats
 
 
@@ -700,8 +677,6 @@ def run_teacher(cfg: Config, progress: bool = True, backend=None) -> tuple[Datas
 
 def teacher_scores(ds: DatasetDict) -> pd.DataFrame:
     """One row per example: id, source, split, span_type, exact match, edit similarity, empty output, stop reason."""
-    import pandas as pd
-
     frames = []
     for split in ds:
         part = ds[split]
@@ -717,8 +692,6 @@ def teacher_scores(ds: DatasetDict) -> pd.DataFrame:
 
 def quality_table(ds_or_scores: DatasetDict | pd.DataFrame) -> pd.DataFrame:
     """Exact match, mean edit similarity and empty-output rate per split and span type ('all' included)."""
-    import pandas as pd
-
     scores = teacher_scores(ds_or_scores) if isinstance(ds_or_scores, DatasetDict) else ds_or_scores
     rows = []
     for split in dict.fromkeys(scores["split"]):
@@ -745,9 +718,7 @@ def plot_edit_similarity(scores: pd.DataFrame, path: str | Path | None = None) -
     ax.set_title("How close is the teacher?")
     ax.legend()
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return fig
 
 
@@ -796,8 +767,6 @@ def pick_examples(ds: DatasetDict, split: str = "test", best: bool = True, n: in
 
 def stop_reasons(ds: DatasetDict) -> pd.DataFrame:
     """How the teacher's answers ended, per split: counts of eos / fim_pad / suffix / length / ..."""
-    import pandas as pd
-
     rows = [{"split": s, "stop": r} for s in ds for r in ds[s]["teacher_stop"]]
     if not rows:
         return pd.DataFrame()
@@ -809,19 +778,13 @@ def stop_reasons(ds: DatasetDict) -> pd.DataFrame:
 
 def _bench_examples(cfg: Config, n: int) -> tuple[list[dict], list[str]]:
     """`n` seeded-random rows of the FIM dataset, and every true middle (for the span budget)."""
-    from .artifacts import load_stage
-
     try:
         ds = load_stage(cfg, "fim")
     except UserError:
-        from .fim import build_fim_dataset
-
         print("no FIM artifact for this run: building the FIM dataset in memory (notebook 02 saves it)")
         ds = build_fim_dataset(cfg)
     rows = [r for s in ("test", "valid", "train") if s in ds for r in ds[s]]
     rows = [r for r in rows if (r["prefix"] + r["suffix"]).strip()]
-    import random
-
     middles = [r["middle"] for r in rows]
     random.Random(cfg.seed).shuffle(rows)
     return rows[:n], middles
@@ -879,21 +842,9 @@ def bench_teacher(cfg: Config, examples: int | None = None) -> None:
     print(f"speedup: {seed_s / our_s:.1f}x")
 
 
-# --------------------------------------------------------------------------- tiny profile only
-
-
-def seen_by_tiny_teacher(sources: Sequence[str]) -> list[bool]:
-    """For each `source` of the sample corpus: was the file in the tiny teacher's training set (7 of every 8 files)?"""
-    from .tiny import SAMPLE_DIR
-
-    files = [str(p.relative_to(SAMPLE_DIR)) for p in sorted(SAMPLE_DIR.rglob("*.moon"))]
-    held_out = {f for i, f in enumerate(files) if i % 8 == 7}  # utils.tiny keeps every 8th file out
-    return [s.partition("/")[2] not in held_out for s in sources]
-
-
 __all__ = [
     "GenSettings", "Generation", "OpenAIBackend", "SuffixRepeatStop", "TransformersBackend", "bench_teacher",
     "cache_path", "fill_in_html", "find_suffix_repeat", "fit_prompt", "generate_middles", "generate_teacher",
-    "load_cache", "make_backend", "trim_example_html", "pick_examples", "plot_edit_similarity", "quality_table", "run_teacher",
+    "load_cache", "make_backend", "teacher_target", "trim_example_html", "pick_examples", "plot_edit_similarity", "quality_table", "run_teacher",
     "span_budget", "split_fim_prompt", "stop_reasons", "suffix_pattern", "teacher_scores", "trim_middle",
 ]

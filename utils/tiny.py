@@ -6,6 +6,9 @@
 - tiny student: T5 (gated-gelu, untied lm_head) with a Unigram tokenizer built by
   transformers' own `T5Tokenizer`, so it fails on code exactly as flan-t5 does:
   newlines, tabs and runs of spaces collapse, `{` and `}` are unknown.
+- tiny explainer: a small GPTBigCode chat model that answers notebook 04's rationale prompt
+  with rule-based English (`rule_based_explanation`), served by `transformers serve`.
+- which sample files the tiny teacher saw in training (`seen_by_tiny_teacher`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -315,3 +318,197 @@ def ensure_tiny_model(name: str, corpus_dir: Path | None = None, verbose: bool =
         raise ValueError(f"unknown tiny model {name!r}: choose one of {TINY_NAMES}")
     builder = build_tiny_teacher if name == "tiny-teacher" else build_tiny_student
     return build_once(tiny_dir(name), lambda tmp: builder(tmp, _read_corpus(corpus_dir or SAMPLE_DIR)), name, verbose)
+
+
+# --------------------------------------------------------------------------- tiny explainer (rationales, notebook 04)
+
+# The tiny explainer: a ~0.4M-parameter chat model, trained in about a minute to answer notebook 04's
+# rationale prompt with rule-based English about the gap. Served by `transformers serve` on 127.0.0.1,
+# it makes the rationale stage's plumbing real offline; its answers are plumbing, not quality.
+LOCAL_EXPLAINER = "tiny-explainer"
+EXPLAINER_VERSION = "1"
+_IM_START, _IM_END, _EOT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+# ChatML, except that the user's turn is condensed to the gap and the code right after it: a model of
+# ~1M parameters cannot read a 400-token prompt, so the server-side template hands it what it can use.
+# The client still sends the full prompt, exactly as it would to OpenAI.
+EXPLAINER_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% set c = message['content'] %}"
+    "{% if message['role'] == 'user' and '<middle>' in c and '<after>' in c %}"
+    "{% set c = 'GAP: ' + (c.split('<middle>')[-1].split('</middle>')[0]|trim)[:160]"
+    " + '\nAFTER: ' + (c.split('<after>')[-1].split('</after>')[0]|trim)[:80] %}"
+    "{% elif message['role'] == 'user' %}{% set c = c[-500:] %}{% endif %}"
+    "{% if message['role'] != 'system' %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + c + '<|im_end|>\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def explainer_dir() -> Path:
+    """Cache folder of the tiny explainer."""
+    return cache_dir() / f"{LOCAL_EXPLAINER}-v{EXPLAINER_VERSION}"
+
+
+_IDENT = r"@?[A-Za-z_][\w.]*"
+
+
+def rule_based_explanation(middle: str, suffix: str, max_words: int = 60) -> str:
+    """A templated English explanation of what `middle` does (the tiny explainer's training target)."""
+    clauses: list[str] = []
+    names: list[str] = []
+
+    def add(clause: str, name: str | None = None) -> None:
+        if clause not in clauses:
+            clauses.append(clause)
+        if name and name not in names:
+            names.append(name)
+
+    for raw in middle.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("--"):
+            continue
+        if m := re.match(r"class\s+(\w+)", line):
+            add(f"declare the class {m[1]}", m[1])
+        elif m := re.match(r"(@?\w+):\s*(\(([^)]*)\))?\s*[-=]>", line):
+            args = f" taking {m[3].strip()}" if m[3] and m[3].strip() else ""
+            add(f"define the method {m[1]}{args}", m[1])
+        elif m := re.match(rf"(?:local\s+)?({_IDENT})\s*=\s*(\(([^)]*)\))?\s*[-=]>", line):
+            add(f"define the function {m[1]}", m[1])
+        elif m := re.match(r"for\s+(.+?)\s+in\s+(.+)", line):
+            target = re.findall(_IDENT, m[2].replace("pairs", "").replace("ipairs", ""))
+            add(f"loop over {target[-1] if target else 'the items'}", m[1].split(",")[0].strip())
+        elif m := re.match(r"for\s+(\w+)\s*=\s*(.+)", line):
+            add(f"count {m[1]} through a range", m[1])
+        elif m := re.match(r"(?:while|until)\s+(.+)", line):
+            ids = re.findall(_IDENT, m[1])
+            add(f"repeat while {ids[0] if ids else 'a condition'} holds")
+        elif m := re.match(r"(?:if|unless|elseif)\s+(.+)", line):
+            ids = [i for i in re.findall(_IDENT, m[1]) if i not in ("not", "and", "or", "then", "nil")]
+            add(f"check {ids[0] if ids else 'a condition'}")
+        elif line.startswith("else"):
+            add("handle the other case")
+        elif m := re.match(r"return\s*(.*)", line):
+            ids = re.findall(_IDENT, m[1])
+            add(f"return {ids[0] if ids else 'the result'}")
+        elif m := re.match(rf"({_IDENT})(?:\[[^\]]*\])?\s*(?:\+|-|\*|/|\.\.|or|and)?=\s*(.*)", line):
+            add(f"set {m[1]}", m[1])
+        elif m := re.match(rf"({_IDENT})(?:\\(\w+))?\s*[!(\s\"']", line + " "):
+            name = m[2] or m[1]
+            add(f"call {name}")
+        else:
+            ids = re.findall(_IDENT, line)
+            if ids:
+                add(f"compute {ids[0]}")
+        if len(clauses) >= 3:
+            break
+    if not clauses:
+        clauses = ["complete the expression at this point"]
+    what = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+    text = f"The missing code has to {what}."
+    used = [n for n in names if re.search(rf"(?<![\w@]){re.escape(n)}(?!\w)", suffix.strip()[:80])]
+    if used:
+        text += f" The code after the gap uses {used[0]}, so it must be ready there."
+    else:
+        text += " It completes this part so the code after the gap can run."
+    words = text.split()
+    return " ".join(words[:max_words])
+
+
+def gap_messages(prefix: str, middle: str, suffix: str) -> list[dict]:
+    """The part of a rationale prompt the explainer's chat template reads: the tagged gap and the code after it.
+
+    The template condenses any user turn holding `<middle>` and `<after>` to those two, so the
+    explainer trained on these messages answers notebook 04's full prompt the same way (a test
+    checks that both render alike) without this module importing the rationale stage.
+    """
+    return [{"role": "user", "content": f"<before>\n{prefix}</before>\n<middle>\n{middle}</middle>\n<after>\n{suffix}</after>"}]
+
+
+def _explainer_examples(texts: list[str], n: int, rng: random.Random) -> list[tuple[list[dict], str]]:
+    """(messages, answer) pairs: segments cut from `texts` like notebook 02's, answered by the rule-based writer."""
+    out = []
+    files = [t.splitlines(keepends=True) for t in texts]
+    while len(out) < n:
+        lines = rng.choice(files)
+        start = rng.randrange(max(1, len(lines) - 8))
+        seg = lines[start : start + rng.randint(12, 30)]
+        if len(seg) < 4:
+            continue
+        r = rng.random()
+        if r < 0.8:  # one or a few whole lines
+            a = rng.randrange(1, len(seg) - 1)
+            b = min(len(seg) - 1, a + (1 if r < 0.4 else rng.randint(2, 5)))
+            prefix, middle, suffix = "".join(seg[:a]), "".join(seg[a:b]), "".join(seg[b:])
+        else:  # a random character span
+            text = "".join(seg)
+            lo = rng.randrange(len(text) // 2)
+            hi = min(len(text), lo + rng.randint(10, 200))
+            prefix, middle, suffix = text[:lo], text[lo:hi], text[hi:]
+        if not middle.strip():
+            continue
+        out.append((gap_messages(prefix, middle, suffix), rule_based_explanation(middle, suffix)))
+    return out
+
+
+def build_tiny_explainer(out: Path, texts: list[str], seed: int = 0, steps: int = 500, verbose: bool = True,
+                         n_embd: int = 96, lr: float = 4e-3) -> dict:
+    """Train a tiny GPTBigCode chat model to answer rationale prompts with rule-based English; save it to `out`."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    examples = _explainer_examples(texts, 3000, rng)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=1024, special_tokens=[_EOT, _IM_START, _IM_END],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(texts + [a for _, a in examples[:500]] * 2, trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=_EOT, eos_token=_IM_END, pad_token=_EOT,
+                                  additional_special_tokens=[_IM_START], model_max_length=512)
+    tok.chat_template = EXPLAINER_CHAT_TEMPLATE
+    config = GPTBigCodeConfig(vocab_size=len(tok), n_positions=512, n_embd=n_embd, n_layer=2, n_head=4, multi_query=False,
+                              activation_function="gelu_pytorch_tanh", bos_token_id=tok.bos_token_id,
+                              eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                              resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    model = GPTBigCodeForCausalLM(config)
+    encoded = []
+    for messages, answer in examples:
+        prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+        target = tok.encode(answer + _IM_END, add_special_tokens=False)
+        ids = (list(prompt) + target)[: config.n_positions]
+        encoded.append((ids, len(prompt)))
+    model.train()
+    start = time.time()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is faster, and much faster on a shared machine
+    try:
+        final_loss = train_causal_lm(
+            model, lambda: [encoded[rng.randrange(len(encoded))] for _ in range(8)], steps, lr=lr, warmup=20,
+            pad_id=tok.pad_token_id, name="tiny explainer", verbose=verbose,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.do_sample = False
+    model.generation_config.no_repeat_ngram_size = 3  # a tiny model loops otherwise
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return {"final_loss": round(final_loss, 4), "steps": steps, "train_seconds": round(time.time() - start, 1), "examples": len(encoded)}
+
+
+def ensure_tiny_explainer(corpus_dir: Path | None = None, verbose: bool = True) -> Path:
+    """Path of the tiny explainer, building it first (once, under a file lock, atomic rename) if missing."""
+    texts = lambda: _read_corpus(Path(corpus_dir or SAMPLE_DIR))  # noqa: E731 (read only when building)
+    return build_once(explainer_dir(), lambda tmp: build_tiny_explainer(tmp, texts(), verbose=verbose), LOCAL_EXPLAINER, verbose)
+
+
+# --------------------------------------------------------------------------- which files the tiny models saw
+
+
+def seen_by_tiny_teacher(sources: Sequence[str]) -> list[bool]:
+    """For each `source` of the sample corpus: was the file in the tiny teacher's training set (7 of every 8 files)?"""
+    files = [str(p.relative_to(SAMPLE_DIR)) for p in sorted(SAMPLE_DIR.rglob("*.moon"))]
+    held_out = {f for i, f in enumerate(files) if i % 8 == 7}  # _held_out keeps every 8th file out
+    return [s.partition("/")[2] not in held_out for s in sources]
