@@ -126,8 +126,6 @@ class Config:
     rationale_quality_retries: int = 1  # re-asks (at temperature 0.7) when an answer fails the quality gate
     rationale_concurrency: int = 4  # requests in flight at once
     rationale_retries: int = 5  # retries after the first attempt on 429 / 5xx / timeouts / connection errors
-    rationale_backoff_s: float = 1.0  # base of the exponential backoff with jitter (tests use ~0.01)
-    rationale_backoff_max_s: float = 30.0  # longest backoff wait (a server's Retry-After is honoured up to 120 s)
     rationale_timeout_s: float = 60.0  # per request
     rationale_price_per_mtok: tuple[float, float] | None = None  # (input, output) USD per 1M tokens; None: dated table
     max_cost_usd: float = 5.0  # the run stops before a request that could take spending past this
@@ -325,7 +323,7 @@ _POSITIVE = ("segment_tokens", "spans_per_segment", "max_middle_lines", "max_mid
 _NON_NEGATIVE = ("min_file_bytes", "max_file_bytes", "max_line_length", "rationale_min_words", "rationale_few_shot",
                  "rationale_quality_retries", "teacher_max_retries", "rationale_retries", "student_reserve_tokens",
                  "max_cost_usd", "weight_decay", "early_stopping_patience", "temperature", "rationale_temperature",
-                 "rationale_backoff_s", "rationale_backoff_max_s", "num_train_epochs")
+                 "num_train_epochs")
 _CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "fim_mode": ("psm", "spm"),
