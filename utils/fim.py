@@ -36,7 +36,7 @@ from .config import HOLE, Config, UserError, fim_prompt, student_prompt
 from .data import assign_splits, clean_corpus, filter_summary, load_corpus
 from .models import load_tokenizer
 from .parser import load_parser
-from .tokenization import make_code_safe
+from .tokenization import encode_batch, make_code_safe
 
 SPAN_TYPES = ("single_line", "multi_line", "random_span")
 SPLITS = ("train", "valid", "test")
@@ -83,7 +83,6 @@ def split_lines(text: str) -> list[str]:
 
 def token_counter(tokenizer) -> Counter_:
     """A function giving the token count of each text (no special tokens added), batched and silent."""
-    from .tokenization import encode_batch
 
     def count(texts: list[str]) -> list[int]:
         return [len(ids) for ids in encode_batch(tokenizer, list(texts))]

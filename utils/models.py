@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -106,11 +107,23 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
         raise UserError(f"unknown dtype {dtype!r}: use auto, float32, float16 or bfloat16") from None
 
 
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Silence transformers' load-time notices, such as flan-t5's untied lm_head (which is how T5 v1.1 is built)."""
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(level)
+
+
 def _load(cls, name: str, device: str, dtype: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     path = resolve(name)
     dev = pick_device(device)
     try:
-        model = cls.from_pretrained(path, dtype=pick_dtype(dtype, dev))
+        with _quiet_loading():
+            model = cls.from_pretrained(path, dtype=pick_dtype(dtype, dev))
     except (OSError, ValueError) as err:
         raise _explain(name, err) from None
     return model.to(dev).eval(), load_tokenizer(name)
