@@ -19,6 +19,23 @@ class UserError(Exception):
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Where the project lives: the one place that names it. The README's Colab badges and every notebook's badge and
+# set-up cell use exactly these values (tests/test_colab.py checks); after changing them, `python -m utils.colab sync`
+# rewrites those links. The address is a placeholder until the project is published.
+GITHUB_REPO = "moondistil/moondistil"  # owner/name on GitHub
+REPO_URL = f"https://github.com/{GITHUB_REPO}"
+REPO_BRANCH = "main"  # the branch the Colab badges open
+
+# Colab: where the set-up cell looks for the code before cloning it, and where use_drive=True keeps the artifacts
+COLAB_REPO = "/content/moondistil"
+DRIVE_MOUNT = "/content/drive"
+DRIVE_REPO = f"{DRIVE_MOUNT}/MyDrive/moondistil"
+DRIVE_ARTIFACTS = f"{DRIVE_MOUNT}/MyDrive/moondistil-artifacts"
+# Colab's own packages the set-up cell never installs over (requirements-colab.txt leaves them out, and pip is held
+# to Colab's installed versions of them): replacing torch, numpy or pandas under a running runtime breaks it or needs a
+# restart, and Colab's ipykernel, ipywidgets and nbclient belong to its front end (pip warns the runtime can crash)
+COLAB_KEEPS = ("torch", "numpy", "pandas", "ipykernel", "ipywidgets", "nbclient", "matplotlib")
+
 TEACHER_HUB_ID = "bigcode/gpt_bigcode-santacoder"
 STUDENT_HUB_ID = "google/flan-t5-small"
 
@@ -170,6 +187,18 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the settings (for saving next to artifacts)."""
         return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """One line for a notebook's set-up cell: profile, run, where the artifacts go, what differs from the profile."""
+        base = Config(**{"profile": self.profile, **PROFILES.get(self.profile, {})})
+        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                   if f.name not in ("run_name", "artifacts_dir") and getattr(self, f.name) != getattr(base, f.name)]
+        try:
+            where = str(self.run_dir.resolve().relative_to(REPO_ROOT))
+        except ValueError:
+            where = str(self.run_dir)
+        return (f"profile {self.profile}, run {self.run_name!r}, artifacts in {where}"
+                + ("; changed from the profile: " + ", ".join(changed) if changed else ""))
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -388,6 +417,71 @@ def load_config(profile: str = "tiny", run_name: str | None = None, **overrides:
     if "artifacts_dir" not in overrides and os.environ.get("DISTIL_ARTIFACTS"):
         values["artifacts_dir"] = os.environ["DISTIL_ARTIFACTS"]
     return Config(**values)
+
+
+def parse_notebook_overrides(overrides: Any) -> dict[str, Any]:
+    """A notebook's `overrides` parameter as a dict: a dict as is, None or "" as {}, a string read as a JSON object.
+
+    papermill's `-p overrides '{"max_files": 12}'` passes the text, not a dict (`-y` passes YAML, which gives one).
+    """
+    if overrides is None:
+        return {}
+    if isinstance(overrides, str):
+        text = overrides.strip()
+        if not text:
+            return {}
+        try:
+            overrides = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UserError(
+                f"overrides {text!r} is not JSON ({err.msg}, column {err.colno}): write a JSON object with double "
+                f"quotes, e.g. papermill ... -p overrides '{{\"max_files\": 12}}', or give YAML with "
+                f"-y 'overrides: {{max_files: 12}}'"
+            ) from None
+    if not isinstance(overrides, dict):
+        raise UserError(
+            f"overrides must be a mapping of setting names to values, such as {{\"max_files\": 12}}, "
+            f"not {type(overrides).__name__} {overrides!r}"
+        )
+    return dict(overrides)
+
+
+def in_colab() -> bool:
+    """Whether this runs in a Google Colab runtime."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
+def notebook_config(
+    profile: str = "tiny",
+    run_name: str | None = None,
+    overrides: Any = None,
+    artifacts_dir: str | None = None,
+    use_drive: bool = False,
+) -> Config:
+    """The settings of a notebook, from its `parameters` cell (what every notebook's set-up cell calls).
+
+    `overrides` is a dict or a JSON object in a string (papermill's `-p`). The artifacts folder is, first
+    found: `artifacts_dir`; with `use_drive` (Colab, Drive mounted by the set-up cell) DRIVE_ARTIFACTS;
+    `$DISTIL_ARTIFACTS`; `artifacts/` in the repo.
+    """
+    values = parse_notebook_overrides(overrides)
+    if isinstance(use_drive, str):  # papermill -p use_drive True gives a bool; be kind to "true" / "false" too
+        use_drive = _coerce(use_drive, bool)
+    if use_drive and artifacts_dir is None:
+        if not in_colab():
+            raise UserError("use_drive=True works on Google Colab only: elsewhere give artifacts_dir (any folder)")
+        artifacts_dir = DRIVE_ARTIFACTS
+    if artifacts_dir is not None:
+        given = values.get("artifacts_dir")
+        if given is not None and str(given) != str(artifacts_dir):
+            raise UserError(
+                f"two artifacts folders: artifacts_dir={str(artifacts_dir)!r} and overrides "
+                f"artifacts_dir={str(given)!r}: give one of them"
+            )
+        values["artifacts_dir"] = str(artifacts_dir)
+    return load_config(profile, run_name=run_name, **values)
 
 
 def cache_dir() -> Path:
