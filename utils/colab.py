@@ -60,7 +60,8 @@ if "google.colab" in sys.modules:  # Colab: find the code (uploaded, on Drive, o
     repo = next((p for p in places if p and os.path.isdir(os.path.join(p, "utils"))), None)
     if repo is None:
         repo = "{colab_repo}"
-        done = subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, repo], capture_output=True, text=True, check=False)
+        git = ["git", "clone", "-q", "--depth", "1", "--branch", "{repo_branch}", REPO_URL, repo]
+        done = subprocess.run(git, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(
                 f"could not clone {{REPO_URL}} into {{repo}}: {{done.stderr.strip() or 'git exited with ' + str(done.returncode)}}. "
@@ -82,6 +83,7 @@ def setup_cell() -> str:
     """The source of every notebook's set-up cell, with the repository's address from utils/config.py."""
     return SETUP_CELL.format(
         repo_url=REPO_URL,
+        repo_branch=REPO_BRANCH,
         drive_mount=DRIVE_MOUNT,
         drive_repo=DRIVE_REPO,
         drive_repo_short=DRIVE_REPO.replace(DRIVE_MOUNT + "/", ""),
