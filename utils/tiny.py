@@ -428,6 +428,7 @@ class _Facts:
 
     defines: list[str] = field(default_factory=list)
     introduced: list[str] = field(default_factory=list)  # names the code after the gap may use
+    members: list[str] = field(default_factory=list)  # methods and keys: used as `@name`, `obj\\name`, `obj.name`
     assigns: list[str] = field(default_factory=list)
     updates: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
@@ -464,6 +465,7 @@ def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> No
             "method" if m[3] == "=" else "function"
         facts.defines.append(f"defines the {kind} {m[1]}" + (f" taking {_listing(args)}" if args else " with no parameters"))
         facts.introduced.append(m[1])
+        facts.members.append(m[1])
     elif m := re.match(rf"(?:local\s+)?({_NAME})\s*=\s*{_ARGS}([-=])>", code):
         args = _params(m[2])
         facts.defines.append(f"defines the function {m[1]}" + (f" taking {_listing(args)}" if args else " with no parameters"))
@@ -534,6 +536,7 @@ def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> No
         literal = _in_words(value, 1)
         facts.keys.append(f"{m[1]}" + (f" to {literal}" if literal else ""))
         facts.introduced.append(m[1])
+        facts.members.append(m[1])
     elif code.startswith("{") or code.startswith("}"):
         names = _names(toks)
         what = "writes a table literal" if code.startswith("{") else "closes a table literal"
@@ -713,10 +716,11 @@ def _headline(prefix: str, middle: str, suffix: str) -> str:
 def _uses_after(facts: _Facts, prefix: str, suffix: str) -> tuple[list[str], list[str]]:
     """(names the middle introduces that the code after the gap uses, names it takes from the code before)."""
 
-    def seen(name: str, text: str) -> bool:
-        return bool(re.search(rf"(?<![\w@]){re.escape(name)}(?!\w)", text))
+    def seen(name: str, text: str, member: bool = False) -> bool:
+        before = r"(?<!\w)" if member else r"(?<![\w@])"  # a method is used as `@name` or `obj\\name` too
+        return bool(re.search(rf"{before}{re.escape(name)}(?!\w)", text))
 
-    later = [n for n in facts.introduced if seen(n, suffix)]
+    later = [n for n in facts.introduced if seen(n, suffix, n in facts.members)]
     before = _defined_names(prefix)
     earlier = [n for n in dict.fromkeys(facts.used) if n not in facts.introduced and n in before]
     return later, earlier
@@ -743,8 +747,8 @@ def explain_gap(prefix: str, middle: str, suffix: str, max_words: int = 60) -> s
     """What the missing `middle` does, in plain English of at most `max_words` words; the same input, the same text."""
     if not middle.strip():
         n = middle.count("\n")
-        return (f"The missing code is only blank space ({n} line break{'s' if n != 1 else ''}), which separates the code "
-                "before the gap from the code after it.")
+        blank = f"is only blank space ({n} line break{'s' if n != 1 else ''}), separating the code before and after the gap"
+        return _fit("The missing code", [(1, blank)], [], max_words)
     facts = gap_facts(prefix, middle, suffix)
     phrases = _sentences(facts, prefix, middle, suffix)
     later, earlier = _uses_after(facts, prefix, suffix)
