@@ -358,6 +358,8 @@ _UPDATES = {"+=": "adds to", "-=": "subtracts from", "*=": "multiplies", "/=": "
 
 @dataclass
 class _Tok:
+    """One token of a line: its kind, its text, and whether whitespace came before it."""
+
     kind: str  # str, num, name, op
     text: str
     space_before: bool
@@ -443,13 +445,13 @@ class _Facts:
     used: list[str] = field(default_factory=list)  # every identifier the middle uses
 
 
-def _guarded(what: str, toks: list[_Tok]) -> tuple[str, str | None]:
-    """Split a trailing `if` / `unless` guard off a statement: (statement, guard in words)."""
+def _guard(toks: list[_Tok]) -> str | None:
+    """A statement's trailing `if` / `unless` guard in words ('when the length of t equals 0'), or None."""
     for i, t in enumerate(toks):
         if i and t.kind == "name" and t.text in ("if", "unless"):
             cond = " ".join(x.text for x in toks[i + 1:])
-            return what, f"{'when' if t.text == 'if' else 'unless'} {_expr(cond)}"
-    return what, None
+            return f"{'when' if t.text == 'if' else 'unless'} {_expr(cond)}"
+    return None
 
 
 def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> None:
@@ -472,6 +474,7 @@ def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> No
         facts.introduced.append(m[1])
     elif m := re.match(r"for\s+(.+?)\s+in\s+(.+?)(?:\s+do\b.*)?$", code):
         names, source = _params(m[1]), m[2].strip()
+        facts.introduced += names  # loop variables are the middle's own, never "defined before the gap"
         if source.startswith("*"):
             facts.loops.append(f"loops over each {_listing(names)} in {_expr(source[1:])}")
         elif pm := re.match(r"(i?pairs)\s*\(?\s*(.+?)\)?$", source):
@@ -481,6 +484,7 @@ def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> No
             facts.loops.append(f"loops {_listing(names)} over {_expr(source)}")
     elif m := re.match(r"for\s+(\w+)\s*=\s*(.+?)(?:\s+do\b.*)?$", code):
         bounds = [b.strip() for b in m[2].split(",")]
+        facts.introduced.append(m[1])
         if len(bounds) >= 2 and all(_in_words(b, 3) for b in bounds[:2]):
             facts.loops.append(f"counts {m[1]} from {_in_words(bounds[0])} to {_in_words(bounds[1])}")
         else:
@@ -489,6 +493,7 @@ def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> No
         facts.loops.append(f"repeats {m[1]} {_expr(m[2])}")
     elif m := re.match(rf"(if|unless|elseif)\s+({_NAME})\s*=(?!=)\s*(.+?)(?:\s+then\b.*)?$", code):
         facts.checks.append(f"checks whether {_expr(m[3])} gives a value, naming it {m[2]}")
+        facts.introduced.append(m[2])
     elif m := re.match(r"(if|unless|elseif)\s+(.+?)(?:\s+then\b.*)?$", code):
         word = {"if": "checks whether", "elseif": "otherwise checks whether", "unless": "runs a branch unless"}[m[1]]
         facts.checks.append(f"{word} {_expr(m[2])}")
@@ -501,20 +506,20 @@ def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> No
     elif m := re.match(r"with\s+(.+)", code):
         facts.misc.append(f"works on {_expr(m[1])} in a with block")
     elif first == "return":
-        _, guard = _guarded("", toks)
+        guard = _guard(toks)
         cut = next((i for i, t in enumerate(toks) if i and t.text in ("if", "unless")), len(toks))
         value = " ".join(t.text for t in toks[1:cut])
         what = f"returns {_expr(value)}" if value else "returns with no value"
         facts.flow.append(f"{what}{' early, ' + guard if guard else ''}")
     elif first in ("break", "continue"):
-        _, guard = _guarded("", toks)
+        guard = _guard(toks)
         what = "leaves the loop" if first == "break" else "skips to the next iteration"
         facts.flow.append(f"{what}{', ' + guard if guard else ''}")
     elif m := re.match(r"import\s+(.+?)\s+from\s+(.+)", code):
         facts.misc.append(f"imports {_listing(_names(_tokens(m[1])))} from {_expr(m[2])}")
         facts.introduced += _names(_tokens(m[1]))
     elif m := re.match(r"(local|export)\s+(.+)", code):
-        names = [n for n in _names(_tokens(m[2]))]
+        names = _names(_tokens(m[2]))
         facts.assigns += names
         facts.introduced += names
     elif m := re.match(r"((?:\{[^}]*\}|[@\w.\[\]#\"']+)(?:\s*,\s*(?:\{[^}]*\}|[@\w.\[\]#\"']+))*)\s*([-+*/%^]|\.\.)?=(?!=|>)\s*(.*)", code):
