@@ -1,5 +1,5 @@
 """utils.rationale against real HTTP servers on 127.0.0.1: a fake OpenAI server (429, 500, holds, counts)
-and `transformers serve` with the tiny explainer. No mocked clients."""
+and the tiny explainer's chat endpoint. No mocked clients."""
 
 import json
 import logging
@@ -29,7 +29,6 @@ from utils.rationale import (
     prompt_id,
     rationale_stats,
 )
-from utils.tiny import rule_based_explanation
 
 SECRET = "sk-test-SECRET123abcdefXYZ"
 ALL_SPLITS = ("train", "valid", "test")
@@ -482,17 +481,19 @@ def test_cache_survives_a_half_written_line(tmp_path):
 # --------------------------------------------------------------------------- the real local server
 
 
-def test_full_run_with_the_tiny_explainer_on_a_local_transformers_serve(tmp_path, monkeypatch, capfd):
+def test_full_run_with_the_tiny_explainer_on_its_local_endpoint(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # must not be sent to our own local server, nor printed
     cfg = make_cfg(tmp_path, synthetic_fim(n_per_split=2), rationale_concurrency=2)
     assert cfg.rationale_base_url is None and cfg.rationale_model == "tiny-explainer"
     out = generate_rationales(cfg)
     assert set(statuses(out).values()) == {"ok"}
     for r in out["train"]:
-        assert check_rationale(r["rationale"]) is None and r["rationale_model"].startswith("tiny-explainer")
+        assert check_rationale(r["rationale"]) is None and r["rationale_model"] == "tiny-explainer-v2"
+        assert re.search(r"value_\d+", r["rationale"])  # it names what the middle assigns
     assert load_stage(cfg, "rationale")["test"].num_rows == 2
     lines = cache_path(cfg).read_text().splitlines()
     assert len(lines) == 6 and all(json.loads(line)["status"] == "ok" for line in lines)
+    assert all(json.loads(line)["prompt_tokens"] > 0 and json.loads(line)["completion_tokens"] > 0 for line in lines)
     # a rerun resumes from the cache: no server is started, nothing is sent
     summary_before = json.loads((stage_dir(cfg, "rationale") / "run_summary.json").read_text())
     assert summary_before["pending"] == 6 and summary_before["this_run"]["requests"] == 6
@@ -504,7 +505,62 @@ def test_full_run_with_the_tiny_explainer_on_a_local_transformers_serve(tmp_path
     assert "SECRET123" not in captured.out + captured.err
 
 
-def test_rule_based_explanations_name_what_the_middle_defines():
-    text = rule_based_explanation("\tpush: (value) =>\n\t\t@items[#@items + 1] = value\n", "\tpop: =>\n\t\tpush 1\n")
-    assert text.startswith("The missing code has to define the method push taking value")
-    assert "uses push" in text and check_rationale(text) is None
+def test_the_explainer_endpoint_answers_the_openai_client():
+    import openai
+
+    from utils.tiny import explain_gap, serve_tiny_explainer
+
+    prefix, middle, suffix = "class Stack\n", "\tpush: (value) =>\n\t\ttable.insert @items, value\n", "\tpop: =>\n"
+    with serve_tiny_explainer() as url:
+        client = openai.OpenAI(base_url=url, api_key=PLACEHOLDER_KEY, max_retries=0, timeout=20)
+        resp = client.chat.completions.create(model="tiny-explainer", messages=build_messages(prefix, middle, suffix),
+                                              max_tokens=120)
+        assert resp.object == "chat.completion" and resp.model == "tiny-explainer" and resp.id.startswith("chatcmpl-")
+        choice = resp.choices[0]
+        assert choice.index == 0 and choice.message.role == "assistant" and choice.finish_reason == "stop"
+        assert choice.message.content == explain_gap(prefix, middle, suffix)
+        assert "push" in choice.message.content and "table.insert" in choice.message.content
+        u = resp.usage
+        assert u.prompt_tokens > 50 and u.completion_tokens > 5 and u.total_tokens == u.prompt_tokens + u.completion_tokens
+        assert [m.id for m in client.models.list()] == ["tiny-explainer"]
+        cut = client.chat.completions.create(model="tiny-explainer", messages=build_messages(prefix, middle, suffix),
+                                             max_tokens=5)
+        assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens <= 5
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="gpt-4o", messages=build_messages(prefix, middle, suffix))
+
+
+def test_the_explainer_endpoint_refuses_what_it_cannot_read():
+    import urllib.error
+    import urllib.request
+
+    import openai
+
+    from utils.tiny import serve_tiny_explainer
+
+    with serve_tiny_explainer() as url:
+        with urllib.request.urlopen(url.replace("/v1", "/health"), timeout=10) as r:
+            assert r.status == 200
+        for body in (b"not json", b"{}", json.dumps({"model": "tiny-explainer", "messages": "hi"}).encode()):
+            req = urllib.request.Request(f"{url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(req, timeout=10)
+            assert info.value.code == 400 and "message" in json.loads(info.value.read())["error"]
+        client = openai.OpenAI(base_url=url, api_key=PLACEHOLDER_KEY, max_retries=0, timeout=20)
+        with pytest.raises(openai.BadRequestError):  # a chat without a gap to explain
+            client.chat.completions.create(model="tiny-explainer", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_tiny_train_split_gets_distinct_rationales_that_pass_the_gate_and_the_server_stops(cfg, capsys):
+    import socket
+
+    out = generate_rationales(cfg)
+    ok = [r for r, s in zip(out["train"]["rationale"], out["train"]["rationale_status"]) if s == "ok"]
+    assert len(ok) == out["train"].num_rows > 100
+    assert all(check_rationale(t, cfg.rationale_max_words, cfg.rationale_min_words) is None for t in ok)
+    assert all(len(t.split()) <= cfg.rationale_max_words for t in ok)
+    assert len(set(ok)) / len(ok) > 0.95  # measured 0.986 on the sample corpus; the trained explainer gave 0.49
+    port = int(re.search(r"127\.0\.0\.1:(\d+)/v1", capsys.readouterr().out)[1])
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # the endpoint is gone once the stage has ended
+    assert not [t for t in threading.enumerate() if t.name.startswith("chat-server-")]

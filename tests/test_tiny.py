@@ -91,19 +91,92 @@ def test_no_import_cycle_among_the_endpoint_modules():
     assert [c for c in _cycles(graph) if mine & set(c)] == []
 
 
-# --------------------------------------------------------------------------- the tiny explainer and its server
+# --------------------------------------------------------------------------- the tiny explainer
 
 
-def test_the_explainer_sees_the_same_prompt_as_notebook_04_sends():
+def explain(middle: str, prefix: str = "", suffix: str = "", max_words: int = 60) -> str:
+    from utils.tiny import explain_gap
+
+    return explain_gap(prefix, middle, suffix, max_words)
+
+
+def test_a_loop_is_named_with_what_it_loops_over_and_nothing_else():
+    text = explain("\tfor p in *prices\n\t\tsum += p\n", "total = (prices) ->\n\tsum = 0\n", "\tsum\n")
+    assert "loops over each p in prices" in text and "adds to sum" in text and "uses sum" in text
+    assert "call" not in text and "defines" not in text and "returns" not in text
+
+
+def test_pairs_loops_and_numeric_loops():
+    assert "keys and values of config as k and v" in explain("for k, v in pairs config\n\tx = v\n")
+    assert "counts i from 1 to 10" in explain("for i = 1, 10\n\tn += i\n")
+
+
+def test_a_method_definition_names_the_method_its_parameters_and_its_calls():
+    text = explain("\tpush: (value) =>\n\t\ttable.insert @items, value\n", "class Stack\n", "\tpop: =>\n\t\t@push 1\n")
+    assert "defines the method push taking value" in text and "calls table.insert" in text
+    assert "uses push" in text
+    assert "loop" not in text and "returns" not in text and "print" not in text
+
+
+def test_print_is_named_only_when_the_middle_calls_print():
+    assert "calls print" in explain('print "hello #{name}"\n', "name = 'x'\n")
+    assert "print" not in explain("count = count + 1\n", "print count\n", "print count\n")
+
+
+def test_calls_of_every_shape_are_named():
+    text = explain("obj\\save 1\nlog.write msg\ndone!\n")
+    assert "method save on obj" in text and "log.write" in text and "done" in text
+
+
+def test_an_assignment_and_a_return():
+    assigned = explain("\t@size = 0\n", "\tnew: =>\n", "\tsize: => @size\n")
+    assert "assigns @size" in assigned and "return" not in assigned and "call" not in assigned
+    returned = explain("\treturn nil if #stack == 0\n")
+    assert "returns nil early, when the length of stack equals 0" in returned and "assign" not in returned
+
+
+def test_classes_branches_and_switches():
+    assert "declares the class Dog, extending Animal" in explain("class Dog extends Animal\n\tspeak: => @bark!\n")
+    text = explain('switch kind\n\twhen "num" then 1\n\telse 2\n')
+    assert "switches on kind" in text and 'case "num"' in text and "else branch" in text
+    assert "checks whether x is above 3" in explain("if x > 3\n\ty = 1\n")
+
+
+def test_a_cut_word_and_text_inside_a_string_claim_no_code():
+    text = explain('iles into one Lua file."\n', 'desc = "Bundle .moon f', "x = 1\n")
+    assert "files" in text and "call" not in text and "Lua" not in text
+    assert "finishes the word switch" in explain("h", "\tswitc", " state\n")
+
+
+def test_explanations_differ_for_different_middles_and_repeat_for_the_same():
+    a = explain("\t@items = {}\n", "class A\n\tnew: =>\n")
+    b = explain("\t@count = 0\n", "class A\n\tnew: =>\n")
+    assert a != b and a == explain("\t@items = {}\n", "class A\n\tnew: =>\n")
+
+
+def test_explanations_pass_the_quality_gate_and_the_word_limit():
+    from utils.rationale import check_rationale
+
+    long = "".join(f"v{i} = f{i} a{i}, b{i}\n" for i in range(40))
+    for middle in (long, "   \n\n", ", :", "x", "-- a comment about the cache\n"):
+        for limit in (60, 20):
+            text = explain(middle, "y = 1\n", "z\n", max_words=limit)
+            assert check_rationale(text, limit, 6) is None, text
+            assert 6 <= len(text.split()) <= limit, text
+
+
+def test_the_prompt_of_notebook_04_is_read_back_exactly():
     from utils.rationale import build_messages
-    from utils.tiny import ensure_tiny_explainer, gap_messages
+    from utils.tiny import explainer_reply, parse_gap_prompt
 
-    tok = AutoTokenizer.from_pretrained(ensure_tiny_explainer(verbose=False))
     prefix, middle, suffix = "class Box\n\tnew: =>\n", "\t\t@value = 1\n", "\tget: => @value\n"
-    full = tok.apply_chat_template(build_messages(prefix, middle, suffix, few_shot=0), add_generation_prompt=True,
-                                   tokenize=False)
-    trained_on = tok.apply_chat_template(gap_messages(prefix, middle, suffix), add_generation_prompt=True, tokenize=False)
-    assert full == trained_on and "@value = 1" in full
+    messages = build_messages(prefix, middle, suffix, max_words=33, few_shot=2)
+    assert parse_gap_prompt(messages[-1]["content"]) == (prefix, middle, suffix, 33)
+    assert explainer_reply(messages) == explain(middle, prefix, suffix, 33)
+    assert explainer_reply([{"role": "user", "content": "hello"}]) is None
+
+
+# --------------------------------------------------------------------------- the local servers
 
 
 def _alive(pid: int) -> bool:
@@ -118,8 +191,8 @@ def _alive(pid: int) -> bool:
 PARENT = """
 import sys, time
 from utils.server import local_server
-from utils.tiny import ensure_tiny_explainer
-with local_server(str(ensure_tiny_explainer(verbose=False))) as url:
+from utils.models import resolve
+with local_server(str(resolve("tiny-teacher"))) as url:
     print(url.pid, url.log_dir, flush=True)
     if sys.argv[1] == "hang":
         time.sleep(600)

@@ -7,8 +7,10 @@ concurrency, a cost estimate and a spending limit checked before every request, 
 cache that makes reruns resume without paying twice, and a quality gate.
 
 Only the splits that use rationales are explained (`rationale_splits`, train by default).
-On the tiny profile the server is real but local: `transformers serve` on 127.0.0.1 with the
-tiny explainer of `utils.tiny`.
+On the tiny profile the server is real but local: the deterministic tiny explainer of `utils.tiny`
+(a rule-based reader of MoonScript, no model) behind an OpenAI-compatible chat endpoint on
+127.0.0.1, so the client, its retries, the cost accounting and the resume all run for real. A local
+model folder as `rationale_model` is served by `transformers serve`; the real profiles call an LLM.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .config import Config, UserError
 from .endpoint import FATAL_KINDS, OPENAI_BASE_URL, EndpointClient, EndpointError, Target, is_loopback
 from .endpoint import key_source as _key_source
 from .server import local_server
-from .tiny import EXPLAINER_VERSION, LOCAL_EXPLAINER, ensure_tiny_explainer
+from .tiny import EXPLAINER_VERSION, LOCAL_EXPLAINER, serve_tiny_explainer
 
 # --------------------------------------------------------------------------- constants
 
@@ -164,16 +166,18 @@ def key_source(cfg: Config, endpoint: Endpoint | None = None) -> str:
 
 @contextlib.contextmanager
 def rationale_endpoint(cfg: Config, verbose: bool = True) -> Iterator[Endpoint]:
-    """The chat endpoint for `cfg`: a local `transformers serve` started here, or the configured / OpenAI URL."""
+    """The chat endpoint for `cfg`: one started here (the tiny explainer, or `transformers serve` for a local folder), or the configured / OpenAI URL."""
     if _serves_locally(cfg):
         if cfg.rationale_model == LOCAL_EXPLAINER:
-            path, name = ensure_tiny_explainer(verbose=verbose), f"{LOCAL_EXPLAINER}-v{EXPLAINER_VERSION}"
-        else:
-            path = Path(cfg.rationale_model).expanduser().resolve()
-            name = path.name
+            with serve_tiny_explainer() as url:
+                if verbose:
+                    print(f"the tiny explainer answers on {url} (rule-based, started here, stopped after this stage)")
+                yield Endpoint(base_url=str(url), model=LOCAL_EXPLAINER, cache_model=_cache_model(cfg), started_here=True)
+            return
+        path = Path(cfg.rationale_model).expanduser().resolve()
         with local_server(str(path)) as url:
             # transformers serve is pinned to the folder it serves: requests must name exactly that folder
-            yield Endpoint(base_url=str(url), model=str(path), cache_model=name, started_here=True)
+            yield Endpoint(base_url=str(url), model=str(path), cache_model=path.name, started_here=True)
         return
     base_url = cfg.rationale_base_url or OPENAI_BASE_URL
     yield Endpoint(base_url=base_url, model=cfg.rationale_model, cache_model=cfg.rationale_model)
@@ -190,7 +194,9 @@ def rationale_target(cfg: Config, endpoint: Endpoint) -> Target:
 
 def describe_endpoint(cfg: Config, prices: Mapping[str, tuple[float, float]] | None = None) -> Any:
     """Where this run's requests will go, with which model, key source and price (no secrets), as a table."""
-    if _serves_locally(cfg):
+    if _serves_locally(cfg) and cfg.rationale_model == LOCAL_EXPLAINER:
+        server = "the rule-based tiny explainer behind a chat endpoint on 127.0.0.1, started and stopped by this code"
+    elif _serves_locally(cfg):
         server = "transformers serve on 127.0.0.1, started and stopped by this code"
     else:
         server = cfg.rationale_base_url or OPENAI_BASE_URL

@@ -13,13 +13,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,6 +38,7 @@ from transformers import (
 
 from .artifacts import read_moon_texts
 from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, REPO_ROOT, cache_dir, fim_prompt
+from .server import chat_server
 
 TINY_NAMES = ("tiny-teacher", "tiny-student")
 BUILD_VERSION = "2"  # bump when the recipe changes, so stale caches are rebuilt
@@ -322,186 +325,498 @@ def ensure_tiny_model(name: str, corpus_dir: Path | None = None, verbose: bool =
 
 # --------------------------------------------------------------------------- tiny explainer (rationales, notebook 04)
 
-# The tiny explainer: a ~0.4M-parameter chat model, trained in about a minute to answer notebook 04's
-# rationale prompt with rule-based English about the gap. Served by `transformers serve` on 127.0.0.1,
-# it makes the rationale stage's plumbing real offline; its answers are plumbing, not quality.
+# The tiny explainer: no model at all, a deterministic reader of MoonScript that says in plain English
+# what the missing middle does (what it defines, assigns, calls, loops over, checks and returns, and
+# what the code after the gap takes from it). `serve_tiny_explainer` puts it behind a real
+# OpenAI-compatible chat endpoint on 127.0.0.1, so notebook 04's `openai` client, retries, cost
+# accounting and resume run for real offline. The real profiles ask a real LLM instead.
 LOCAL_EXPLAINER = "tiny-explainer"
-EXPLAINER_VERSION = "1"
-_IM_START, _IM_END, _EOT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
-# ChatML, except that the user's turn is condensed to the gap and the code right after it: a model of
-# ~1M parameters cannot read a 400-token prompt, so the server-side template hands it what it can use.
-# The client still sends the full prompt, exactly as it would to OpenAI.
-EXPLAINER_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% set c = message['content'] %}"
-    "{% if message['role'] == 'user' and '<middle>' in c and '<after>' in c %}"
-    "{% set c = 'GAP: ' + (c.split('<middle>')[-1].split('</middle>')[0]|trim)[:160]"
-    " + '\nAFTER: ' + (c.split('<after>')[-1].split('</after>')[0]|trim)[:80] %}"
-    "{% elif message['role'] == 'user' %}{% set c = c[-500:] %}{% endif %}"
-    "{% if message['role'] != 'system' %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + c + '<|im_end|>\n' }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+EXPLAINER_VERSION = "2"  # v1 was a trained chat model; v2 the rule-based reader (cached rationales are keyed by it)
+_KEYWORDS = frozenset(
+    "and break class continue do else elseif export extends false for from if import in local nil not or return "
+    "self super switch then true unless until using when while with".split()
 )
+_ARG_KEYWORDS = frozenset({"not", "nil", "true", "false", "self", "super"})  # keywords that can start an argument
+_NOT_CALLS = frozenset({"pairs", "ipairs"})  # described as loops, not as calls
+_TOKEN_RE = re.compile(
+    r"""(?P<str>"(?:\\.|[^"\\])*"?|'(?:\\.|[^'\\])*'?)
+    |(?P<num>\d[\w.]*)
+    |(?P<name>@@?(?:[A-Za-z_]\w*)?(?:\.[A-Za-z_]\w*)*|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)
+    |(?P<op>\.\.\.|[-=]>|[-+*/%^]=|\.\.=?|==|!=|~=|<=|>=|.)""",
+    re.X,
+)
+_COMMENT_RE = re.compile(r"""("(?:\\.|[^"\\])*"?|'(?:\\.|[^'\\])*'?)|--(.*)$""")
+_INTERP_RE = re.compile(r"#\{([^}]*)\}")
+_ARGS = r"(?:\(([^)]*)\)\s*)?"
+_NAME = r"@{0,2}[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+_OPS_IN_WORDS = {"==": "equals", "!=": "differs from", "~=": "differs from", "<": "is below", ">": "is above",
+                 "<=": "is at most", ">=": "is at least", "#": "the length of", "+": "plus", "-": "minus",
+                 "*": "times", "/": "divided by", "..": "joined with", "%": "modulo"}
+_UPDATES = {"+=": "adds to", "-=": "subtracts from", "*=": "multiplies", "/=": "divides", "..=": "appends to",
+            "%=": "takes the remainder of", "^=": "raises"}
 
 
-def explainer_dir() -> Path:
-    """Cache folder of the tiny explainer."""
-    return cache_dir() / f"{LOCAL_EXPLAINER}-v{EXPLAINER_VERSION}"
+@dataclass
+class _Tok:
+    """One token of a line: its kind, its text, and whether whitespace came before it."""
+
+    kind: str  # str, num, name, op
+    text: str
+    space_before: bool
 
 
-_IDENT = r"@?[A-Za-z_][\w.]*"
-
-
-def rule_based_explanation(middle: str, suffix: str, max_words: int = 60) -> str:
-    """A templated English explanation of what `middle` does (the tiny explainer's training target)."""
-    clauses: list[str] = []
-    names: list[str] = []
-
-    def add(clause: str, name: str | None = None) -> None:
-        if clause not in clauses:
-            clauses.append(clause)
-        if name and name not in names:
-            names.append(name)
-
-    for raw in middle.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("--"):
+def _tokens(code: str) -> list[_Tok]:
+    """MoonScript tokens of one line (strings whole, whitespace folded into `space_before`)."""
+    out, space = [], False
+    for m in _TOKEN_RE.finditer(code):
+        if m.group().isspace():
+            space = True
             continue
-        if m := re.match(r"class\s+(\w+)", line):
-            add(f"declare the class {m[1]}", m[1])
-        elif m := re.match(r"(@?\w+):\s*(\(([^)]*)\))?\s*[-=]>", line):
-            args = f" taking {m[3].strip()}" if m[3] and m[3].strip() else ""
-            add(f"define the method {m[1]}{args}", m[1])
-        elif m := re.match(rf"(?:local\s+)?({_IDENT})\s*=\s*(\(([^)]*)\))?\s*[-=]>", line):
-            add(f"define the function {m[1]}", m[1])
-        elif m := re.match(r"for\s+(.+?)\s+in\s+(.+)", line):
-            target = re.findall(_IDENT, m[2].replace("pairs", "").replace("ipairs", ""))
-            add(f"loop over {target[-1] if target else 'the items'}", m[1].split(",")[0].strip())
-        elif m := re.match(r"for\s+(\w+)\s*=\s*(.+)", line):
-            add(f"count {m[1]} through a range", m[1])
-        elif m := re.match(r"(?:while|until)\s+(.+)", line):
-            ids = re.findall(_IDENT, m[1])
-            add(f"repeat while {ids[0] if ids else 'a condition'} holds")
-        elif m := re.match(r"(?:if|unless|elseif)\s+(.+)", line):
-            ids = [i for i in re.findall(_IDENT, m[1]) if i not in ("not", "and", "or", "then", "nil")]
-            add(f"check {ids[0] if ids else 'a condition'}")
-        elif line.startswith("else"):
-            add("handle the other case")
-        elif m := re.match(r"return\s*(.*)", line):
-            ids = re.findall(_IDENT, m[1])
-            add(f"return {ids[0] if ids else 'the result'}")
-        elif m := re.match(rf"({_IDENT})(?:\[[^\]]*\])?\s*(?:\+|-|\*|/|\.\.|or|and)?=\s*(.*)", line):
-            add(f"set {m[1]}", m[1])
-        elif m := re.match(rf"({_IDENT})(?:\\(\w+))?\s*[!(\s\"']", line + " "):
-            name = m[2] or m[1]
-            add(f"call {name}")
-        else:
-            ids = re.findall(_IDENT, line)
-            if ids:
-                add(f"compute {ids[0]}")
-        if len(clauses) >= 3:
-            break
-    if not clauses:
-        clauses = ["complete the expression at this point"]
-    what = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
-    text = f"The missing code has to {what}."
-    used = [n for n in names if re.search(rf"(?<![\w@]){re.escape(n)}(?!\w)", suffix.strip()[:80])]
-    if used:
-        text += f" The code after the gap uses {used[0]}, so it must be ready there."
-    else:
-        text += " It completes this part so the code after the gap can run."
-    words = text.split()
-    return " ".join(words[:max_words])
-
-
-def gap_messages(prefix: str, middle: str, suffix: str) -> list[dict]:
-    """The part of a rationale prompt the explainer's chat template reads: the tagged gap and the code after it.
-
-    The template condenses any user turn holding `<middle>` and `<after>` to those two, so the
-    explainer trained on these messages answers notebook 04's full prompt the same way (a test
-    checks that both render alike) without this module importing the rationale stage.
-    """
-    return [{"role": "user", "content": f"<before>\n{prefix}</before>\n<middle>\n{middle}</middle>\n<after>\n{suffix}</after>"}]
-
-
-def _explainer_examples(texts: list[str], n: int, rng: random.Random) -> list[tuple[list[dict], str]]:
-    """(messages, answer) pairs: segments cut from `texts` like notebook 02's, answered by the rule-based writer."""
-    out = []
-    files = [t.splitlines(keepends=True) for t in texts]
-    while len(out) < n:
-        lines = rng.choice(files)
-        start = rng.randrange(max(1, len(lines) - 8))
-        seg = lines[start : start + rng.randint(12, 30)]
-        if len(seg) < 4:
-            continue
-        r = rng.random()
-        if r < 0.8:  # one or a few whole lines
-            a = rng.randrange(1, len(seg) - 1)
-            b = min(len(seg) - 1, a + (1 if r < 0.4 else rng.randint(2, 5)))
-            prefix, middle, suffix = "".join(seg[:a]), "".join(seg[a:b]), "".join(seg[b:])
-        else:  # a random character span
-            text = "".join(seg)
-            lo = rng.randrange(len(text) // 2)
-            hi = min(len(text), lo + rng.randint(10, 200))
-            prefix, middle, suffix = text[:lo], text[lo:hi], text[hi:]
-        if not middle.strip():
-            continue
-        out.append((gap_messages(prefix, middle, suffix), rule_based_explanation(middle, suffix)))
+        out.append(_Tok(m.lastgroup or "op", m.group(), space))
+        space = False
     return out
 
 
-def build_tiny_explainer(out: Path, texts: list[str], seed: int = 0, steps: int = 500, verbose: bool = True,
-                         n_embd: int = 96, lr: float = 4e-3) -> dict:
-    """Train a tiny GPTBigCode chat model to answer rationale prompts with rule-based English; save it to `out`."""
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
-    examples = _explainer_examples(texts, 3000, rng)
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=1024, special_tokens=[_EOT, _IM_START, _IM_END],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    bpe.train_from_iterator(texts + [a for _, a in examples[:500]] * 2, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=_EOT, eos_token=_IM_END, pad_token=_EOT,
-                                  additional_special_tokens=[_IM_START], model_max_length=512)
-    tok.chat_template = EXPLAINER_CHAT_TEMPLATE
-    config = GPTBigCodeConfig(vocab_size=len(tok), n_positions=512, n_embd=n_embd, n_layer=2, n_head=4, multi_query=False,
-                              activation_function="gelu_pytorch_tanh", bos_token_id=tok.bos_token_id,
-                              eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                              resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-    model = GPTBigCodeForCausalLM(config)
-    encoded = []
-    for messages, answer in examples:
-        prompt = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
-        target = tok.encode(answer + _IM_END, add_special_tokens=False)
-        ids = (list(prompt) + target)[: config.n_positions]
-        encoded.append((ids, len(prompt)))
-    model.train()
-    start = time.time()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is faster, and much faster on a shared machine
-    try:
-        final_loss = train_causal_lm(
-            model, lambda: [encoded[rng.randrange(len(encoded))] for _ in range(8)], steps, lr=lr, warmup=20,
-            pad_id=tok.pad_token_id, name="tiny explainer", verbose=verbose,
-        )
-    finally:
-        torch.set_num_threads(threads)
-    model.generation_config.eos_token_id = tok.eos_token_id
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.do_sample = False
-    model.generation_config.no_repeat_ngram_size = 3  # a tiny model loops otherwise
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return {"final_loss": round(final_loss, 4), "steps": steps, "train_seconds": round(time.time() - start, 1), "examples": len(encoded)}
+def _listing(items: Sequence[str], limit: int = 4) -> str:
+    """'a', 'a and b', 'a, b and c' (at most `limit` items, then 'and N more')."""
+    items = list(dict.fromkeys(items))
+    if len(items) > limit:
+        items = items[: limit - 1] + [f"{len(items) - limit + 1} more"]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def ensure_tiny_explainer(corpus_dir: Path | None = None, verbose: bool = True) -> Path:
-    """Path of the tiny explainer, building it first (once, under a file lock, atomic rename) if missing."""
-    texts = lambda: _read_corpus(Path(corpus_dir or SAMPLE_DIR))  # noqa: E731 (read only when building)
-    return build_once(explainer_dir(), lambda tmp: build_tiny_explainer(tmp, texts(), verbose=verbose), LOCAL_EXPLAINER, verbose)
+def _names(toks: Sequence[_Tok]) -> list[str]:
+    """The identifiers among `toks` (no keywords), in order, once each."""
+    return list(dict.fromkeys(t.text for t in toks if t.kind == "name" and t.text not in _KEYWORDS and t.text != "@"))
+
+
+def _in_words(code: str, limit: int = 12) -> str | None:
+    """A short expression in words ('#t == 0' -> 'the length of t equals 0'); None when it is not that simple."""
+    words = []
+    for t in _tokens(code):
+        if t.kind == "name":
+            words.append(t.text)
+        elif t.kind == "num":
+            words.append(t.text)
+        elif t.kind == "str" and len(t.text) <= 24:
+            words.append(t.text)
+        elif t.kind == "op" and t.text in _OPS_IN_WORDS:
+            words.append(_OPS_IN_WORDS[t.text])
+        else:
+            return None
+    return " ".join(words) if 0 < len(words) <= limit else None
+
+
+def _expr(code: str) -> str:
+    """An expression in words, or the names it uses, or 'a value'."""
+    said = _in_words(code)
+    if said:
+        return said
+    if code.strip().startswith("{"):
+        names = _names(_tokens(code))
+        return f"a table of {_listing(names, 3)}" if names else "a table"
+    names = _names(_tokens(code))
+    return f"a value built from {_listing(names, 3)}" if names else "a value"
+
+
+def _params(args: str | None) -> list[str]:
+    """Parameter names of `(a, b = 1, @c)` or `{dx, dy}`, defaults dropped."""
+    return _names(_tokens(" ".join(p.split("=")[0] for p in (args or "").split(","))))
+
+
+@dataclass
+class _Facts:
+    """What the middle contains, gathered line by line, in order of appearance."""
+
+    defines: list[str] = field(default_factory=list)
+    introduced: list[str] = field(default_factory=list)  # names the code after the gap may use
+    members: list[str] = field(default_factory=list)  # methods and keys: used as `@name`, `obj\\name`, `obj.name`
+    assigns: list[str] = field(default_factory=list)
+    updates: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    loops: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    flow: list[str] = field(default_factory=list)  # returns, break, continue
+    misc: list[str] = field(default_factory=list)  # imports, table literals, bare expressions
+    strings: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)  # every identifier the middle uses
+
+
+def _guard(toks: list[_Tok]) -> str | None:
+    """A statement's trailing `if` / `unless` guard in words ('when the length of t equals 0'), or None."""
+    for i, t in enumerate(toks):
+        if i and t.kind == "name" and t.text in ("if", "unless"):
+            cond = " ".join(x.text for x in toks[i + 1:])
+            return f"{'when' if t.text == 'if' else 'unless'} {_expr(cond)}"
+    return None
+
+
+def _statement(code: str, toks: list[_Tok], complete: bool, facts: _Facts) -> None:
+    """Facts of a line that starts a statement (anchored patterns: definitions, loops, branches, assignments)."""
+    first = toks[0].text if toks else ""
+    if m := re.match(rf"class\s+({_NAME})?(?:\s+extends\s+({_NAME}))?", code):
+        name = m[1] or "an anonymous class"
+        facts.defines.append(f"declares the class {name}" + (f", extending {m[2]}" if m[2] else ""))
+        facts.introduced.append(m[1] or "")
+    elif m := re.match(rf"(@?[A-Za-z_]\w*)\s*:\s*{_ARGS}([-=])>", code):
+        args = _params(m[2])
+        kind = "constructor" if m[1] == "new" else "class method" if m[1].startswith("@") else \
+            "method" if m[3] == "=" else "function"
+        facts.defines.append(f"defines the {kind} {m[1]}" + (f" taking {_listing(args)}" if args else " with no parameters"))
+        facts.introduced.append(m[1])
+        facts.members.append(m[1])
+    elif m := re.match(rf"(?:local\s+)?({_NAME})\s*=\s*{_ARGS}([-=])>", code):
+        args = _params(m[2])
+        facts.defines.append(f"defines the function {m[1]}" + (f" taking {_listing(args)}" if args else " with no parameters"))
+        facts.introduced.append(m[1])
+    elif m := re.match(r"for\s+(.+?)\s+in\s+(.+?)(?:\s+do\b.*)?$", code):
+        names, source = _params(m[1]), m[2].strip()
+        facts.introduced += names  # loop variables are the middle's own, never "defined before the gap"
+        if source.startswith("*"):
+            facts.loops.append(f"loops over each {_listing(names)} in {_expr(source[1:])}")
+        elif pm := re.match(r"(i?pairs)\s*\(?\s*(.+?)\)?$", source):
+            what = "indexes and values" if pm[1] == "ipairs" else "keys and values"
+            facts.loops.append(f"loops over the {what} of {_expr(pm[2])} as {_listing(names)}")
+        else:
+            facts.loops.append(f"loops {_listing(names)} over {_expr(source)}")
+    elif m := re.match(r"for\s+(\w+)\s*=\s*(.+?)(?:\s+do\b.*)?$", code):
+        bounds = [b.strip() for b in m[2].split(",")]
+        facts.introduced.append(m[1])
+        if len(bounds) >= 2 and all(_in_words(b, 3) for b in bounds[:2]):
+            facts.loops.append(f"counts {m[1]} from {_in_words(bounds[0])} to {_in_words(bounds[1])}")
+        else:
+            facts.loops.append(f"counts {m[1]} through a range")
+    elif m := re.match(r"(while|until)\s+(.+?)(?:\s+do\b.*)?$", code):
+        facts.loops.append(f"repeats {m[1]} {_expr(m[2])}")
+    elif m := re.match(rf"(if|unless|elseif)\s+({_NAME})\s*=(?!=)\s*(.+?)(?:\s+then\b.*)?$", code):
+        facts.checks.append(f"checks whether {_expr(m[3])} gives a value, naming it {m[2]}")
+        facts.introduced.append(m[2])
+    elif m := re.match(r"(if|unless|elseif)\s+(.+?)(?:\s+then\b.*)?$", code):
+        word = {"if": "checks whether", "elseif": "otherwise checks whether", "unless": "runs a branch unless"}[m[1]]
+        facts.checks.append(f"{word} {_expr(m[2])}")
+    elif first == "else":
+        facts.checks.append("handles the remaining case in an else branch")
+    elif m := re.match(r"switch\s+(.+)", code):
+        facts.checks.append(f"switches on {_expr(m[1])}")
+    elif m := re.match(r"when\s+(.+?)(?:\s+then\b.*)?$", code):
+        facts.checks.append(f"handles the case {_expr(m[1])}")
+    elif m := re.match(r"with\s+(.+)", code):
+        facts.misc.append(f"works on {_expr(m[1])} in a with block")
+    elif first == "return":
+        guard = _guard(toks)
+        cut = next((i for i, t in enumerate(toks) if i and t.text in ("if", "unless")), len(toks))
+        value = " ".join(t.text for t in toks[1:cut])
+        what = f"returns {_expr(value)}" if value else "returns with no value"
+        facts.flow.append(f"{what}{' early, ' + guard if guard else ''}")
+    elif first in ("break", "continue"):
+        guard = _guard(toks)
+        what = "leaves the loop" if first == "break" else "skips to the next iteration"
+        facts.flow.append(f"{what}{', ' + guard if guard else ''}")
+    elif m := re.match(r"import\s+(.+?)\s+from\s+(.+)", code):
+        facts.misc.append(f"imports {_listing(_names(_tokens(m[1])))} from {_expr(m[2])}")
+        facts.introduced += _names(_tokens(m[1]))
+    elif m := re.match(r"(local|export)\s+(.+)", code):
+        names = _names(_tokens(m[2]))
+        facts.assigns += names
+        facts.introduced += names
+    elif m := re.match(r"((?:\{[^}]*\}|[@\w.\[\]#\"']+)(?:\s*,\s*(?:\{[^}]*\}|[@\w.\[\]#\"']+))*)\s*([-+*/%^]|\.\.)?=(?!=|>)\s*(.*)", code):
+        targets = []
+        for t in re.findall(r"\{[^}]*\}|[^,\s]+", m[1]):
+            if t.startswith("{"):
+                targets += _names(_tokens(t))
+            elif "[" in t:
+                targets.append(f"an entry of {t.split('[')[0]}")
+            else:
+                targets.append(t)
+        facts.introduced += [t for t in targets if not t.startswith("an entry")]
+        if m[2]:
+            facts.updates.append(f"{_UPDATES.get(m[2] + '=', 'updates')} {_listing(targets)}")
+        else:
+            facts.assigns += targets
+    elif m := re.match(r"(@?[A-Za-z_]\w*)\s*:\s+(.+)", code):
+        value = m[2].strip()
+        literal = _in_words(value, 1)
+        facts.keys.append(f"{m[1]}" + (f" to {literal}" if literal else ""))
+        facts.introduced.append(m[1])
+        facts.members.append(m[1])
+    elif code.startswith("{") or code.startswith("}"):
+        names = _names(toks)
+        what = "writes a table literal" if code.startswith("{") else "closes a table literal"
+        facts.misc.append(what + (f" holding {_listing(names, 3)}" if names else ""))
+    elif complete and toks and toks[0].kind == "name" and len(toks) <= 6 and not _calls_in(toks):
+        facts.misc.append(f"evaluates {_expr(code)}")
+
+
+def _calls_in(toks: list[_Tok]) -> list[tuple[str, str | None]]:
+    """(callee, receiver) for every call in `toks`: `f x`, `f(x)`, `f!`, `obj\\m x`, `obj.field x`, `super x`."""
+    calls: list[tuple[str, str | None]] = []
+    operand_position = True
+    for i, t in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        after = toks[i + 2] if i + 2 < len(toks) else None
+        prev = toks[i - 1].text if i else ""
+        if t.kind == "name" and prev == "\\":  # the method of `obj\\method`, recorded with its receiver
+            operand_position = bool(nxt and nxt.space_before and _starts_argument(nxt))
+        elif t.kind == "name" and (t.text not in _KEYWORDS or t.text == "super"):
+            if nxt and nxt.text == "\\" and not nxt.space_before and after and after.kind == "name":
+                calls.append((after.text, t.text))
+            elif nxt and not nxt.space_before and nxt.text in ("!", "("):
+                calls.append((t.text, None))
+            elif nxt and nxt.space_before and operand_position and _starts_argument(nxt):
+                calls.append((t.text, None))
+                continue  # its argument is an operand: `print pretty doc` calls both
+            operand_position = False
+        elif t.text == "\\":
+            if nxt and nxt.kind == "name" and (prev in (")", "]") or operand_position):
+                calls.append((nxt.text, "the result before it" if prev in (")", "]") else "the with-block object"))
+            operand_position = False
+        elif t.kind == "name":  # a keyword: what follows it is an operand
+            operand_position = t.text not in ("nil", "true", "false", "self")
+        elif t.kind in ("str", "num"):
+            operand_position = False
+        else:
+            operand_position = t.text not in (")", "]", "}", "!")
+    return [(c, r) for c, r in calls if c not in _NOT_CALLS]
+
+
+def _starts_argument(t: _Tok) -> bool:
+    """Can `t`, after a space, start the argument list of a command call (`print x`)?"""
+    if t.kind in ("str", "num"):
+        return True
+    if t.kind == "name":
+        return t.text not in _KEYWORDS or t.text in _ARG_KEYWORDS
+    return t.text in ("{", "(", "#", "...", "[")
+
+
+def _describe_line(code: str, starts_statement: bool, complete: bool, facts: _Facts) -> None:
+    """Add the facts of one line of the middle (code without its comment) to `facts`; `complete`: not cut at its end."""
+    toks = _tokens(code)
+    facts.used += _names(toks)
+    if starts_statement:
+        _statement(code, toks, complete, facts)
+    for callee, receiver in _calls_in(toks):
+        if receiver is None:
+            facts.calls.append("super" if callee == "super" else callee)
+        else:
+            owner = "its own" if receiver == "@" else f"on {receiver}"
+            facts.methods.append(f"{callee} {owner}".replace(f"{callee} its own", f"its own {callee}"))
+    for t in toks:
+        if t.kind == "str" and len(t.text) > 1:
+            inner = _INTERP_RE.findall(t.text)
+            if inner:
+                facts.strings.append(f"builds a string interpolating {_listing(_names(_tokens(' '.join(inner))), 3)}")
+                facts.used += _names(_tokens(" ".join(inner)))
+    rest = [t.text for t in toks]
+    if not starts_statement or (toks and toks[0].text not in ("for", "return", "if", "unless", "while")):
+        if "for" in rest[1:] and any(t.text in ("[", "{") for t in toks):
+            facts.loops.append("builds a list or table with a comprehension")
+        elif any(t.text in ("->", "=>") for t in toks) and not facts.defines:
+            facts.misc.append("passes or stores a function")
+
+
+def _open_at_end(line: str) -> str:
+    """'"' or "'" when `line` ends inside a string, '--' when inside a comment, else ''."""
+    for m in _COMMENT_RE.finditer(line):
+        if m[1] is None:
+            return "--"
+        if m.end() == len(line) and (len(m[1]) == 1 or m[1][-1] != m[1][0] or m[1].endswith("\\" + m[1][0])):
+            return m[1][0]
+    return ""
+
+
+def _cut_names(prefix: str, middle: str, suffix: str) -> tuple[str, str]:
+    """Words cut by the gap's edges, made whole: (the word the middle finishes, the word it starts); '' if none."""
+    head = tail = ""
+    if re.search(r"\w\Z", prefix) and re.match(r"\w", middle):
+        head = re.search(r"\w+\Z", prefix)[0] + re.match(r"\w+", middle)[0]
+    if re.search(r"\w\Z", middle) and re.match(r"\w", suffix):
+        tail = re.search(r"\w+\Z", middle)[0] + re.match(r"\w+", suffix)[0]
+        if re.fullmatch(r"\w+", middle) and head:
+            head = tail = re.search(r"\w+\Z", prefix)[0] + middle + re.match(r"\w+", suffix)[0]
+    return head, tail
+
+
+def gap_facts(prefix: str, middle: str, suffix: str) -> _Facts:
+    """Read the middle line by line: what it defines, assigns, calls, loops over, checks and returns."""
+    facts = _Facts()
+    head, tail = _cut_names(prefix, middle, suffix)
+    lines = middle.split("\n")
+    starts_mid_line = bool(prefix) and not prefix.endswith("\n") and prefix.rsplit("\n", 1)[-1].strip() != ""
+    opened = _open_at_end(prefix.rsplit("\n", 1)[-1]) if starts_mid_line else ""
+    for i, raw in enumerate(lines):
+        code = raw
+        if i == 0 and head and (cut := re.match(r"\w+", code)):
+            code = code[cut.end():]  # a cut word is not a name the middle uses
+        if i == 0:
+            code = opened + code  # text inside a string or comment begun before the gap stays a string or comment
+        if i == len(lines) - 1 and tail and (cut := re.search(r"\w+\Z", code)):
+            code = code[: cut.start()]
+        comment = None
+
+        def strip(m: re.Match) -> str:
+            nonlocal comment
+            if m[1] is not None:
+                return m[1]
+            comment = m[2].strip()
+            return ""
+
+        code = _COMMENT_RE.sub(strip, code).strip()
+        if comment:
+            facts.comments.append(comment)
+        if code:
+            ends_mid_line = i == len(lines) - 1 and bool(raw.strip()) and bool(suffix) and not suffix.startswith("\n")
+            _describe_line(code, not (i == 0 and starts_mid_line), not ends_mid_line, facts)
+    facts.introduced = [n for n in dict.fromkeys(facts.introduced) if n]
+    return facts
+
+
+def _sentences(facts: _Facts, prefix: str, middle: str, suffix: str) -> list[tuple[int, str]]:
+    """(priority, verb phrase) in reading order; lower priorities are kept first when words run short."""
+    out: list[tuple[int, str]] = [(1, d) for d in facts.defines]
+    if facts.comments:
+        words = " ".join(" ".join(facts.comments).split()[:14])
+        out.append((1, f"holds the comment \u201c{words}\u201d"))
+    if facts.assigns:
+        out.append((2, f"assigns {_listing(facts.assigns)}"))
+    out += [(2, u) for u in dict.fromkeys(facts.updates)]
+    if facts.keys:
+        out.append((2, f"sets the key{'s' if len(set(facts.keys)) > 1 else ''} {_listing(facts.keys, 3)}"))
+    out += [(2, loop) for loop in dict.fromkeys(facts.loops)]
+    out += [(3, c) for c in list(dict.fromkeys(facts.checks))[:3]]
+    calls = [c for c in dict.fromkeys(facts.calls)]
+    if calls:
+        out.append((3, f"calls {_listing(calls)}"))
+    if facts.methods:
+        out.append((3, f"calls the method{'s' if len(set(facts.methods)) > 1 else ''} {_listing(facts.methods, 3)}"))
+    out += [(3, f) for f in list(dict.fromkeys(facts.flow))[:3]]
+    out += [(4, m) for m in list(dict.fromkeys(facts.misc))[:2]]
+    out += [(5, s) for s in list(dict.fromkeys(facts.strings))[:2]]
+    head, tail = _cut_names(prefix, middle, suffix)
+    if head:
+        out.append((3, f"finishes the word {head} begun before the gap"))
+    if tail and tail != head:
+        out.append((3, f"starts the word {tail} that the code after the gap completes"))
+    return out
+
+
+def _headline(prefix: str, middle: str, suffix: str) -> str:
+    """'The missing code (3 lines)' or '(part of a line)': how much of the file is missing."""
+    lines = middle.count("\n") + (0 if middle.endswith("\n") else 1)
+    mid_start = bool(prefix) and not prefix.endswith("\n")
+    mid_end = not middle.endswith("\n") and bool(suffix) and not suffix.startswith("\n")
+    if lines <= 1 and (mid_start or mid_end):
+        size = "part of a line"
+    else:
+        size = f"{lines} line{'s' if lines != 1 else ''}"
+        if mid_start:
+            size += ", starting mid-line"
+        if mid_end:
+            size += ", ending mid-line"
+    return f"The missing code ({size})"
+
+
+def _uses_after(facts: _Facts, prefix: str, suffix: str) -> tuple[list[str], list[str]]:
+    """(names the middle introduces that the code after the gap uses, names it takes from the code before)."""
+
+    def seen(name: str, text: str, member: bool = False) -> bool:
+        before = r"(?<!\w)" if member else r"(?<![\w@])"  # a method is used as `@name` or `obj\\name` too
+        return bool(re.search(rf"{before}{re.escape(name)}(?!\w)", text))
+
+    later = [n for n in facts.introduced if seen(n, suffix, n in facts.members)]
+    before = _defined_names(prefix)
+    earlier = [n for n in dict.fromkeys(facts.used) if n not in facts.introduced and n in before]
+    return later, earlier
+
+
+def _defined_names(code: str) -> set[str]:
+    """Names `code` defines: assignment targets, parameters, loop variables, keys, classes, imports."""
+    out: set[str] = set()
+    for line in code.split("\n"):
+        line = _COMMENT_RE.sub(lambda m: m[1] or "", line).strip()
+        if m := re.match(r"((?:\{[^}]*\}|[@\w.]+)(?:\s*,\s*(?:\{[^}]*\}|[@\w.]+))*)\s*(?:[-+*/%^]|\.\.)?=(?!=)", line):
+            out.update(_names(_tokens(m[1])))
+        if m := re.match(r"(?:for|import|local|export)\s+(.+?)(?:\s+(?:in|from)\s|\s*=|$)", line):
+            out.update(_names(_tokens(m[1])))
+        if m := re.match(r"(?:class\s+)?(@?[A-Za-z_]\w*)\s*:?", line):
+            if line.startswith("class") or re.match(r"@?\w+\s*:", line):
+                out.add(m[1])
+        for args in re.findall(r"\(([^()]*)\)\s*[-=]>", line):
+            out.update(_params(args))
+    return out
+
+
+def explain_gap(prefix: str, middle: str, suffix: str, max_words: int = 60) -> str:
+    """What the missing `middle` does, in plain English of at most `max_words` words; the same input, the same text."""
+    if not middle.strip():
+        n = middle.count("\n")
+        blank = f"is only blank space ({n} line break{'s' if n != 1 else ''}), separating the code before and after the gap"
+        return _fit("The missing code", [(1, blank)], [], max_words)
+    facts = gap_facts(prefix, middle, suffix)
+    phrases = _sentences(facts, prefix, middle, suffix)
+    later, earlier = _uses_after(facts, prefix, suffix)
+    closing = []
+    if later:
+        closing.append((2, f"The code after the gap uses {_listing(later, 3)}, so the missing code must provide "
+                           f"{'it' if len(later) == 1 else 'them'}."))
+    if earlier:
+        closing.append((4, f"It uses {_listing(earlier, 3)}, defined before the gap."))
+    if not phrases:
+        names = _names(_tokens(middle))
+        what = f"mentions {_listing(names, 4)}" if names else "adds punctuation and operators"
+        phrases = [(1, f"{what}, continuing the expression around the gap")]
+    return _fit(_headline(prefix, middle, suffix), phrases, closing, max_words)
+
+
+def _fit(headline: str, phrases: list[tuple[int, str]], closing: list[tuple[int, str]], max_words: int) -> str:
+    """Join the phrases into sentences, dropping the least important ones until the text fits `max_words`."""
+    items = [(p, i, text) for i, (p, text) in enumerate(phrases)] + [(p, len(phrases) + i, text) for i, (p, text) in enumerate(closing)]
+
+    def render(keep: list[tuple[int, int, str]]) -> str:
+        keep = sorted(keep, key=lambda x: x[1])
+        body = [t for _, i, t in keep if i < len(phrases)]
+        tail = [t for _, i, t in keep if i >= len(phrases)]
+        parts = [f"{headline} {body[0]}."] if body else [f"{headline}."]
+        parts += [f"It {b}." if i % 2 else f"It also {b}." for i, b in enumerate(body[1:], 1)]
+        return " ".join(parts + tail)
+
+    kept: list[tuple[int, int, str]] = []
+    for item in sorted(items, key=lambda x: (x[0], x[1])):
+        if not kept or len(render(kept + [item]).split()) <= max_words:
+            kept.append(item)
+    text = render(kept)
+    words = text.split()
+    return text if len(words) <= max_words else " ".join(words[:max_words]).rstrip(",;") + "."
+
+
+def parse_gap_prompt(text: str) -> tuple[str, str, str, int] | None:
+    """(prefix, middle, suffix, max_words) from notebook 04's user prompt (rationale.USER_TEMPLATE), or None."""
+    m = re.search(r"<before>\n(.*)</before>\n<middle>\n(.*)</middle>\n<after>\n(.*)</after>\s*\Z", text, re.S)
+    if not m:
+        return None
+    words = re.search(r"in at most (\d+) words", text)
+    return m[1], m[2], m[3], int(words[1]) if words else 60
+
+
+def explainer_reply(messages: list[dict]) -> str | None:
+    """The tiny explainer's answer to a chat request: the last user turn's gap explained; None if it holds no gap."""
+    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if not users or not isinstance(users[-1], str):
+        return None
+    parsed = parse_gap_prompt(users[-1])
+    if parsed is None:
+        return None
+    prefix, middle, suffix, max_words = parsed
+    return explain_gap(prefix, middle, suffix, max_words)
+
+
+@contextlib.contextmanager
+def serve_tiny_explainer() -> Iterator[str]:
+    """The tiny explainer behind an OpenAI-compatible chat endpoint on 127.0.0.1; yields its `/v1` base URL."""
+    with chat_server(LOCAL_EXPLAINER, explainer_reply) as url:
+        yield url
 
 
 # --------------------------------------------------------------------------- which files the tiny models saw
