@@ -6,8 +6,8 @@
 - tiny student: T5 (gated-gelu, untied lm_head) with a Unigram tokenizer built by
   transformers' own `T5Tokenizer`, so it fails on code exactly as flan-t5 does:
   newlines, tabs and runs of spaces collapse, `{` and `}` are unknown.
-- tiny explainer: a small GPTBigCode chat model that answers notebook 04's rationale prompt
-  with rule-based English (`rule_based_explanation`), served by `transformers serve`.
+- tiny explainer: a deterministic, rule-based explainer (`explain_gap`) that says what a gap's
+  middle does, served behind a real OpenAI-compatible chat endpoint on 127.0.0.1.
 - which sample files the tiny teacher saw in training (`seen_by_tiny_teacher`).
 """
 
