@@ -198,6 +198,13 @@ def teacher_filter_table(rows: Dataset) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("teacher_filter")
 
 
+def filter_applied(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per trained variant: what `teacher_filter` did to its train rows (rows in, breaking, dropped, relabelled, trained on)."""
+    keys = ("rows_in", "teacher_breaks_file", "teacher_filter_dropped", "teacher_filter_gold", "rows")
+    table = pd.DataFrame({name: {k: log.get("data", {}).get("train", {}).get(k, "-") for k in keys} for name, log in logs.items()}).T
+    return table.fillna("n/a")
+
+
 def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None) -> tuple[Dataset, dict[str, int]]:
     """Tokenized training rows of `variant` (predict + optional explain); `variant=None`: predict vs the true middle (evaluation).
 
