@@ -538,7 +538,7 @@ PARSE_OUTCOMES = ("exact", "parses but differs", "breaks the file", "differs (no
 
 def parse_outcomes(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per system: how many predictions are exact, parse but differ, or break their file."""
-    outcome = predictions.apply(parse_outcome, axis=1)
+    outcome = predictions.apply(parse_outcome, axis=1).rename("outcome")
     table = pd.crosstab(predictions["system"], outcome).reindex(list(dict.fromkeys(predictions["system"])))
     return table[[o for o in PARSE_OUTCOMES if o in table.columns]]
 
