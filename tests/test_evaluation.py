@@ -14,7 +14,8 @@ from utils import metrics as M
 from utils.config import HOLE, load_config
 from utils.artifacts import save_stage
 from utils.data import SAMPLE_DIR
-from utils.fim import fim_prompt
+from utils.fim import fim_prompt, load_files
+from utils.parser import load_parser
 from utils.student import UNTRAINED, load_system
 from utils.training import train_variant
 
@@ -34,12 +35,22 @@ def _synthetic_rows(n_files: int = 4, per_file: int = 3) -> list[dict]:
             if span == "random_span":
                 middle, suffix = middle[: len(middle) // 2], middle[len(middle) // 2 :] + suffix
             rows.append(dict(
-                id=f"{path.name}:{k}:{span}", source=f"sample/{path.name}", split="test",
+                id=f"{path.name}:{k}:{span}", source=f"sample/{path.name}", split="test", segment_start=0,
                 prefix=prefix, middle=middle, suffix=suffix, span_type=span,
                 teacher_input=fim_prompt(prefix, suffix),
                 student_input=prefix[-300:] + HOLE + suffix[:300],
             ))
     return rows
+
+
+def _write_files(cfg, rows: list[dict]) -> None:
+    """notebook 02's files.parquet for the synthetic rows: the whole source of each file."""
+    names = sorted({r["source"] for r in rows})
+    content = [(SAMPLE_DIR / n.split("/", 1)[1]).read_text() for n in names]
+    pd.DataFrame({"source": names, "split": "test", "content": content}).to_parquet(cfg.run_dir / "fim" / "files.parquet")
+
+
+needs_parser = pytest.mark.skipif(load_parser(fetch=False) is None, reason="no MoonScript parser (../shared/tools/moonscript-parser)")
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +62,7 @@ def run_cfg(tmp_path_factory):
     rows = _synthetic_rows()
     test = Dataset.from_list(rows)
     save_stage(DatasetDict(test=test), cfg.run_dir / "fim")
+    _write_files(cfg, rows)
     # the 'teacher': right on every third example, a truncated answer elsewhere
     answers = [r["middle"] if i % 3 == 0 else r["middle"][: len(r["middle"]) // 2] for i, r in enumerate(rows)]
     save_stage(DatasetDict(test=test.add_column("teacher_middle", answers)), cfg.run_dir / "teacher")
@@ -83,6 +95,9 @@ def test_report_is_complete(evaluation, run_cfg):
                 row = results[(results.system == system) & (results.metric == metric) & (results.span_type == span)]
                 assert len(row) == 1, (system, metric, span)
                 r = row.iloc[0]
+                if metric == "parses" and math.isnan(r.value):
+                    assert load_parser(fetch=False) is None  # n/a only without a parser
+                    continue
                 assert r.ci_low - 1e-9 <= r.value <= r.ci_high + 1e-9, (system, metric, span)
         for metric in E.EFFICIENCY_METRICS:
             assert len(results[(results.system == system) & (results.metric == metric)]) == 1, (system, metric)
@@ -124,6 +139,7 @@ def test_error_analysis_and_viewer(evaluation):
     assert table["n"].sum() == 12
     modes = E.failure_modes(preds, "teacher")
     assert modes.loc["exact", "total"] == 4 and modes.loc["total", "total"] == 12
+    assert "parses" in table.columns
     example = preds.id.iloc[0]
     page = E.example_html(preds, example, "step_by_step")
     assert "true middle" in page and "step_by_step" in page and "edit sim" in page
@@ -179,3 +195,51 @@ def test_run_with_only_finetune_reports_what_exists(tmp_path, fim_dataset, capsy
     assert set(zip(result.paired.system_a, result.paired.system_b)) == {("finetune", "untrained")}
     pairs = [(a, b) for a, b in [("step_by_step", "untrained")] if a in E.list_systems(cfg)]  # notebook 06's pairs
     assert "no paired comparison" in E.paired_summary(E.paired_comparisons(result.predictions, pairs, cfg))
+
+
+@needs_parser
+def test_the_true_middle_parses_everywhere_and_a_broken_one_does_not(run_cfg):
+    examples = E.test_examples(run_cfg)
+    files, parser = load_files(run_cfg), load_parser()
+    assert E.true_middle_parses(examples, files, parser) == 1.0  # every sample file parses, so every true middle does
+    broken = ["(((\n" if i % 2 == 0 else m for i, m in enumerate(examples["middle"])]
+    values = E.parse_values(examples, broken, files, parser)
+    assert values == [0.0 if i % 2 == 0 else 1.0 for i in range(len(examples))]
+    preds = pd.concat([examples.assign(system=name, prediction=middles) for name, middles in
+                       (("truth", list(examples["middle"])), ("broken", broken))], ignore_index=True)
+    scored = pd.concat([preds, pd.DataFrame(M.per_example_scores(preds["prediction"].tolist(), preds["middle"].tolist()))], axis=1)
+    scored["parses"] = E.parse_values(examples, examples["middle"].tolist(), files, parser) + values
+    results = E.score_predictions(scored, run_cfg, metrics=("parses",)).set_index(["system", "span_type"])
+    assert results.loc[("truth", "all"), "value"] == 1.0 and results.loc[("broken", "all"), "value"] == 0.5
+    assert results.loc[("broken", "all"), "ci_low"] < 0.5 < results.loc[("broken", "all"), "ci_high"]
+    outcomes = E.parse_outcomes(scored)
+    assert outcomes.loc["truth", "exact"] == 12 and outcomes.loc["broken", "breaks the file"] == 6
+    assert E.failure_modes(scored, "broken").loc["breaks the file", "total"] == 6
+    contrast = E.parse_contrast(scored, files, parser, ["broken"])
+    assert not contrast["breaks the file"]["result"].ok and "line " in E.parse_contrast_html(contrast)
+
+
+@needs_parser
+def test_parses_is_in_the_report(evaluation, run_cfg):
+    results = pd.read_csv(run_cfg.run_dir / "report" / "results.csv")
+    teacher = results[(results.system == "teacher") & (results.metric == "parses") & (results.span_type == "all")].value.iloc[0]
+    assert 0 <= teacher <= 1 and "parses" in evaluation.table().splitlines()[0]
+
+
+def test_without_a_parser_parses_reads_na_and_the_rest_is_unchanged(run_cfg, evaluation, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("utils.fim.load_parser", lambda *a, **k: None)
+    examples = E.test_examples(run_cfg)
+    preds = E.collect_predictions(run_cfg, examples, ["teacher"], progress=False)
+    assert "no MoonScript parser" in capsys.readouterr().out and preds["parses"].isna().all()
+    results = E.score_predictions(preds, run_cfg)
+    parses = results[results.metric == "parses"]
+    assert len(parses) == 4 and parses.value.isna().all()
+    before = evaluation.results
+    for metric in ("exact_match", "edit_similarity", "chrf"):
+        a = results[(results.metric == metric)].set_index("span_type").value
+        b = before[(before.system == "teacher") & (before.metric == metric)].set_index("span_type").value
+        assert (a == b).all(), metric
+    table = E.headline_table(results)
+    assert table.splitlines()[2].split(" | ")[-1].rstrip(" |") == "n/a"
+    assert set(E.parse_outcomes(preds).columns) <= {"exact", "differs (not judged)"}
+    assert E.parse_contrast(preds, None, None) == {} and "no parser" in E.parse_contrast_html({})

@@ -12,7 +12,8 @@ from datasets import DatasetDict
 
 from utils.artifacts import stage_dir, stage_lock
 from utils.config import EOS, FIM_PAD, UserError
-from utils.fim import fim_prompt
+from utils.fim import files_parse, fim_prompt, load_files, rebuild
+from utils.parser import ParseResult, load_parser
 from utils.models import load_teacher, resolve
 from utils.teacher import (
     SuffixRepeatStop,
@@ -23,7 +24,14 @@ from utils.teacher import (
     fit_prompt,
     generate_middles,
     generate_teacher,
+    broken_example,
+    broken_example_html,
+    choice_logprob,
+    judge_samples,
     load_cache,
+    mean_logprobs,
+    parse_table,
+    pick_sample,
     quality_table,
     run_teacher,
     split_fim_prompt,
@@ -172,7 +180,9 @@ def test_sampling_gives_num_samples_answers_and_greedy_refuses_them(tcfg, small,
     tcfg.do_sample = True
     ds, stats = run(tcfg, DatasetDict({"test": small["test"]}), teacher)
     assert stats["settings"]["num_samples"] == 2
-    assert all(len(s) == 2 and s[0] == m for s, m in zip(ds["test"]["teacher_samples"], ds["test"]["teacher_middle"]))
+    assert all(len(s) == 2 and m in s for s, m in zip(ds["test"]["teacher_samples"], ds["test"]["teacher_middle"]))
+    # both samples carry the teacher's mean log-probability (a log-probability: at most 0)
+    assert all(len(lp) == 2 and all(v is not None and v <= 0 for v in lp) for lp in ds["test"]["teacher_logprobs"])
 
 
 # --------------------------------------------------------------------------- bad input
@@ -353,3 +363,82 @@ def test_a_cache_with_bad_bytes_and_a_torn_line_keeps_working(tcfg, small, teach
     with pytest.warns(UserWarning, match="2 unreadable line"):
         _, stats = run(tcfg, small, teacher)
     assert stats["generated"] == 0 and stats["reused_from_cache"] == 6 and stats["cache_lines_skipped"] == 2
+
+
+# --------------------------------------------------------------------------- the parser judges the teacher
+
+needs_parser = pytest.mark.skipif(load_parser(fetch=False) is None, reason="no MoonScript parser (../shared/tools/moonscript-parser)")
+BREAKING = "(((\n"  # no MoonScript file survives an unclosed bracket
+
+
+def test_the_kept_sample_parses_first_then_has_the_higher_logprob():
+    assert pick_sample([False, True], [-0.1, -3.0]) == 1      # a parsing sample beats a likelier one that breaks the file
+    assert pick_sample([True, True, False], [-2.0, -0.5, -0.1]) == 1  # among parsing samples the higher mean logprob wins
+    assert pick_sample([None, None], [-2.0, -0.5]) == 1       # no parser: the logprob alone
+    assert pick_sample([None, None], [None, None]) == 0       # nothing to go by: the first, as before
+    assert pick_sample([False, False], [None, -4.0]) == 1     # a missing logprob ranks last
+
+
+def test_mean_logprobs_and_endpoint_logprobs():
+    scores = torch.tensor([[-1.0, -3.0, -9.0], [-2.0, 0.0, 0.0]])
+    assert mean_logprobs(scores, [2, 0]) == [-2.0, None]
+
+    class Choice:
+        def __init__(self, lp):
+            self.logprobs = lp
+
+    class LP:
+        token_logprobs = [-1.0, None, -2.0]
+
+    assert choice_logprob(Choice(LP())) == -1.5 and choice_logprob(Choice(None)) is None
+
+
+@needs_parser
+def test_judge_samples_picks_the_sample_whose_file_parses(cfg, small):
+    files, parser = load_files(cfg), load_parser()
+    row = small["train"][0]
+    assert parser.parses(rebuild(row, row["middle"], files)).ok  # notebook 02 kept only files that parse
+    records = [{"samples": [BREAKING, row["middle"]], "logprobs": [-0.1, -5.0]}]
+    one = DatasetDict({"train": small["train"].select([0])})
+    [(index, result)] = judge_samples(one, records, files, parser)
+    assert index == 1 and result.ok
+    [(index, result)] = judge_samples(one, [{"samples": [BREAKING], "logprobs": [None]}], files, parser)
+    assert index == 0 and not result.ok and result.line is not None
+    [(index, result)] = judge_samples(one, records, files, None)  # no parser: judged n/a, the likelier sample kept
+    assert index == 0 and result is None
+
+
+@needs_parser
+def test_teacher_parses_column_and_the_broken_example(tcfg, small, teacher, monkeypatch):
+    real = TransformersBackend(tcfg, *teacher)
+    gen = real.generate
+
+    def first_breaks(prompts, ids, suffixes, settings, seed=0):
+        out = gen(prompts, ids, suffixes, settings, seed)
+        out[0].raw = [BREAKING + EOS]
+        return out
+
+    real.generate = first_breaks
+    ds, stats = run(tcfg, small, teacher, backend=real)
+    files, parser = load_files(tcfg), load_parser()
+    for split in ds:
+        rows = ds[split].to_list()
+        expected = [r.ok for r in files_parse(rows, [r["teacher_middle"] for r in rows], files, parser)]
+        assert ds[split]["teacher_parses"] == expected
+        assert all((e == "") == ok for e, ok in zip(ds[split]["teacher_parse_error"], expected))
+    assert stats["breaks_file"] >= 1 and stats["parse_checked"] == 6
+    table = parse_table(ds, 100).set_index("span_type")
+    assert table.loc["all", "breaks the file"] == stats["breaks_file"] and 0 < table.loc["all", "share"] <= 1
+    example = broken_example(ds, files, parser)
+    assert example is not None and not example["broken"].ok and example["repaired"].ok
+    assert f"line {example['broken'].line}, column {example['broken'].column}" in broken_example_html(example, files)
+
+
+def test_without_a_parser_every_parse_figure_is_na(tcfg, small, teacher, monkeypatch):
+    monkeypatch.setattr("utils.fim.load_parser", lambda *a, **k: None)
+    with pytest.warns(UserWarning, match="no MoonScript parser"):
+        ds, stats = run(tcfg, small, teacher)
+    assert all(v is None for s in ds for v in ds[s]["teacher_parses"]) and stats["breaks_file"] is None
+    table = parse_table(ds, 50)
+    assert (table["share"] == "n/a").all() and (table["breaks the file"] == "n/a").all()
+    assert broken_example(ds, None, None) is None and "no parser" in broken_example_html(None, None)

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import GenerationConfig, TrainerCallback
 
 from utils.config import HOLE, UserError, load_config
@@ -25,9 +25,11 @@ from utils.training import (
     PREDICT,
     StepByStepCollator,
     StepByStepTrainer,
+    apply_teacher_filter,
     build_task_dataset,
     load_training_data,
     train_variant,
+    teacher_filter_table,
     training_arguments,
     variant_spec,
 )
@@ -364,3 +366,52 @@ def test_truncated_checkpoint_falls_back_to_the_one_before(data, tmp_path, capsy
     out = capsys.readouterr().out
     assert "skipped" in out and "checkpoint-4" in out and "model.safetensors cannot be read" in out
     assert log["resumed_from_step"] == 2 and log["global_step"] == 6
+
+
+def _judged(data: DatasetDict, n: int = 12) -> "Dataset":
+    """The first n train rows with a non-empty teacher middle; rows 0 and 5 break their file (teacher_parses False)."""
+    rows = data["train"].filter(lambda t: bool(t and t.strip()), input_columns=["teacher_middle"]).select(range(n)).to_list()
+    for i, row in enumerate(rows):
+        row["teacher_parses"] = None if i == 7 else i not in (0, 5)  # row 7 was not judged: always kept
+        if i in (0, 5):
+            row["teacher_middle"] = "(((\n"  # what a broken answer looks like
+    return Dataset.from_list(rows)
+
+
+def test_teacher_filter_keeps_drops_or_relabels_the_rows_that_break_their_file(data, student):
+    _, tok = student
+    rows = _judged(data)
+    built = {}
+    for mode in ("keep", "drop", "gold"):
+        cfg = load_config("tiny", teacher_filter=mode, **FAST)
+        built[mode] = build_task_dataset(rows, tok, cfg, variant_spec(cfg, "distill"))
+    (keep, ks), (drop, ds), (gold, gs) = built["keep"], built["drop"], built["gold"]
+    assert ks["teacher_breaks_file"] == ds["teacher_breaks_file"] == gs["teacher_breaks_file"] == 2
+    assert (ks["teacher_filter_dropped"], ks["teacher_filter_gold"], len(keep)) == (0, 0, 12)
+    assert (ds["teacher_filter_dropped"], len(drop)) == (2, 10)
+    assert (gs["teacher_filter_gold"], len(gold)) == (2, 12)
+    # what is trained on differs: the breaking rows' labels are the teacher's, gone, or the true middles
+    cut = FAST["max_target_tokens"] - 1
+    teacher0 = encode_text(tok, rows[0]["teacher_middle"])[:cut]
+    true0 = encode_text(tok, rows[0]["middle"])[:cut]
+    assert keep[0]["labels"][:-1] == teacher0 and gold[0]["labels"][:-1] == true0 and teacher0 != true0
+    assert drop[0]["labels"] == keep[1]["labels"]  # row 0 is gone
+    assert keep[1]["labels"] == gold[1]["labels"]  # rows that parse are untouched
+    # finetune (true middles) ignores the filter
+    cfg = load_config("tiny", teacher_filter="drop", **FAST)
+    ft, fstats = build_task_dataset(rows, tok, cfg, variant_spec(cfg, "finetune"))
+    assert len(ft) == 12 and "teacher_filter_dropped" not in fstats
+    table = teacher_filter_table(rows)
+    assert table.loc["keep", "rows trained on"] == 12 and table.loc["drop", "dropped"] == 2
+    assert table.loc["gold", "true middle instead"] == 2
+
+
+def test_teacher_filter_without_a_judgement_changes_nothing_and_reads_na(data):
+    rows = data["train"].select(range(6))
+    for mode in ("drop", "gold"):
+        out, stats = apply_teacher_filter(rows.add_column("teacher_parses", [None] * 6), mode)
+        assert len(out) == 6 and stats["teacher_breaks_file"] is None
+        assert list(out["teacher_middle"]) == list(rows["teacher_middle"])
+    assert (teacher_filter_table(rows)["dropped"] == "n/a").all()
+    with pytest.raises(UserError, match="teacher_filter"):
+        load_config("tiny", teacher_filter="maybe")

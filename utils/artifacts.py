@@ -71,6 +71,9 @@ def load_stage(cfg: Config, stage: str) -> DatasetDict:
     return load_from_disk(str(path))
 
 
+COMES_WITH = {"teacher_middle": ("teacher_parses",)}  # columns joined along with a stage's main one, where present
+
+
 def load_merged(cfg: Config, require: tuple[str, ...] = ("teacher_middle", "rationale")) -> DatasetDict:
     """The FIM rows joined by id with `teacher_middle` (03) and `rationale` (04) where those exist.
 
@@ -84,9 +87,13 @@ def load_merged(cfg: Config, require: tuple[str, ...] = ("teacher_middle", "rati
                 raise UserError(f"the dataset has no {column!r}: run notebook {STAGE_NOTEBOOK[stage]} first")
             continue
         other = load_stage(cfg, stage)
-        for split in fim:
-            values = dict(zip(other[split]["id"], other[split][column])) if split in other else {}
-            fim[split] = fim[split].add_column(column, [values.get(i) for i in fim[split]["id"]])
+        for name in (column, *COMES_WITH.get(column, ())):
+            if not all(name in other[split].column_names for split in other):
+                continue  # an artifact written before the column existed
+            for split in fim:
+                values = dict(zip(other[split]["id"], other[split][name])) if split in other else {}
+                feature = next((other[s].features[name] for s in other), None) if name != column else None
+                fim[split] = fim[split].add_column(name, [values.get(i) for i in fim[split]["id"]], feature=feature)
     return fim
 
 

@@ -128,6 +128,9 @@ class Config:
     teacher_max_retries: int = 4  # endpoint retries (exponential back-off) before giving up
     teacher_timeout_s: float = 600.0  # per endpoint request
     teacher_bench_examples: int = 48  # examples timed by `python -m utils bench teacher`
+    # training rows whose teacher middle leaves its file unparsable (notebook 03 judges them with the parser):
+    # keep them as they are, drop them, or train on the true middle instead ("gold"); no effect without a parser
+    teacher_filter: str = "keep"  # keep | drop | gold
 
     # rationales (notebook 04)
     rationale_base_url: str | None = None  # None: a local server for "tiny-explainer" / a local folder, else OpenAI
@@ -359,6 +362,7 @@ _CHOICES = {
     "teacher_backend": ("transformers", "openai"),
     "dtype": ("auto", "float32", "float16", "bfloat16"),
     "label_type": ("teacher", "gold"),
+    "teacher_filter": ("keep", "drop", "gold"),
 }
 
 

@@ -211,15 +211,20 @@ def clean_corpus(rows: list[dict], cfg: Config, parser: Parser | None = None) ->
     return files, pd.DataFrame(log, columns=["source", "bytes", "kept", "reason", "error"])
 
 
-def filter_summary(log: pd.DataFrame) -> pd.DataFrame:
-    """Files and bytes kept and dropped, per reason (every reason listed, zeros included), with a first example."""
+def filter_summary(log: pd.DataFrame, parsed: bool = True) -> pd.DataFrame:
+    """Files and bytes kept and dropped, per reason (every reason listed, zeros included), with a first example.
+
+    `parsed=False` (no parser was run): the parser's line reads "n/a" rather than a count of 0.
+    """
     rows = []
     errors = log["error"] if "error" in log else pd.Series("", index=log.index)
     for reason, why in [("kept", "kept")] + list(DROP_REASONS.items()):
         part = log[log["reason"] == reason]
         first = "" if reason == "kept" or part.empty else f"{part['source'].iloc[0]} {errors[part.index[0]]}".strip()
+        judged = parsed or reason != "does_not_parse"
         rows.append({"outcome": "kept" if reason == "kept" else f"dropped: {reason}", "why": "" if reason == "kept" else why,
-                     "files": len(part), "bytes": int(part["bytes"].sum()), "first": first})
+                     "files": len(part) if judged else "n/a", "bytes": int(part["bytes"].sum()) if judged else "n/a",
+                     "first": first if judged else "no parser: see the hint above"})
     rows.append({"outcome": "total", "why": "", "files": len(log), "bytes": int(log["bytes"].sum()), "first": ""})
     return pd.DataFrame(rows)
 

@@ -8,6 +8,10 @@ Report (artifacts/<run>/report/): results.csv and results.json (one row per syst
 metric x span type, 'all' included, with a bootstrap 95% interval), efficiency.csv,
 paired.csv, predictions.parquet (one row per example x system with per-example scores),
 results.md (the headline table) and PNG charts.
+
+`parses` is the share of test rows whose whole file, with the system's middle in place of the true
+one, still parses (MoonScript's own parser through `utils.fim.files_parse`); without a parser it is
+NaN in the CSV and "n/a" in the tables, and everything else is unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from tqdm.auto import tqdm
 from . import metrics as M
 from .artifacts import load_merged, load_stage, relative, save_figure, stage_dir, write_json
 from .config import Config, UserError
+from .fim import files_parse, parse_context
 from .models import load_teacher, pick_device, pick_dtype, resolve, sync, torch_threads
+from .parser import NO_PARSER_HINT, Parser
 from .student import UNTRAINED, generate_middles, load_system, variant_dir
 from .teacher import generate_middles as teacher_generate_middles
 
@@ -48,7 +54,8 @@ EFFICIENCY_METRICS = (
     "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "speedup",
     "max_new_tokens",
 )
-HEADLINE_METRICS = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "bleu", "first_line_em", "empty_rate")
+HEADLINE_METRICS = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "bleu", "first_line_em", "empty_rate", "parses")
+REBUILD_FIELDS = ("source", "segment_start", "prefix", "middle", "suffix")  # what `fim.rebuild` needs of a row
 PAIRED_METRICS = ("edit_similarity", "exact_match", "chrf")
 LENGTH_BUCKETS = ((1, 1, "1 line"), (2, 3, "2-3 lines"), (4, 10**9, "4+ lines"))
 
@@ -110,10 +117,29 @@ def predict_system(cfg: Config, system: str, examples: pd.DataFrame) -> list[str
         gc.collect()
 
 
+def parse_values(examples: pd.DataFrame, middles: Sequence[str], files: dict[str, str] | None,
+                 parser: Parser | None) -> list[float]:
+    """Per example: 1.0 if its whole file, with `middles[i]` in place of the true middle, parses, else 0.0 (NaN: not judged)."""
+    if not set(REBUILD_FIELDS) <= set(examples.columns):
+        return [float("nan")] * len(examples)
+    rows = examples[list(REBUILD_FIELDS)].to_dict("records")
+    return [float("nan") if r is None else float(r.ok) for r in files_parse(rows, list(middles), files, parser)]
+
+
+def true_middle_parses(examples: pd.DataFrame, files: dict[str, str] | None, parser: Parser | None) -> float:
+    """The parse rate of the true middles themselves: 1.0 when every test file parses (NaN: not judged)."""
+    values = [v for v in parse_values(examples, examples["middle"].tolist(), files, parser) if not np.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
-    """Long table: one row per example x system with the prediction and its per-example scores."""
+    """Long table: one row per example x system with the prediction and its per-example scores (`parses` included)."""
     systems = list(systems or list_systems(cfg))
-    keep = [c for c in ("id", "source", "span_type", "prefix", "middle", "suffix", "middle_lines", "middle_chars", "length_bucket") if c in examples]
+    keep = [c for c in ("id", "source", "span_type", "segment_start", "prefix", "middle", "suffix", "middle_lines", "middle_chars",
+                        "length_bucket") if c in examples]
+    files, parser = parse_context(cfg)
+    if parser is None:
+        print(NO_PARSER_HINT)
     parts = []
     for system in tqdm(systems, desc="predicting", unit="system", disable=not progress):
         preds = predict_system(cfg, system, examples)
@@ -122,6 +148,7 @@ def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[s
         part["prediction"] = preds
         for name, values in M.per_example_scores(preds, examples["middle"].tolist()).items():
             part[name] = values
+        part["parses"] = parse_values(examples, preds, files, parser)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
@@ -133,8 +160,9 @@ def score_predictions(predictions: pd.DataFrame, cfg: Config, metrics: Sequence[
     """One row per system x metric x span type ('all' included): value and bootstrap 95% interval."""
     rows = []
     for system, part in predictions.groupby("system", sort=False):
+        precomputed = {m: part[m].tolist() for m in M.PRECOMPUTED if m in part}
         for row in M.score_system(part["prediction"].tolist(), part["middle"].tolist(), part["span_type"].tolist(),
-                                  metrics, n_samples=cfg.bootstrap_samples, seed=cfg.seed):
+                                  metrics, n_samples=cfg.bootstrap_samples, seed=cfg.seed, precomputed=precomputed):
             rows.append({"system": system, "kind": "quality", **row})
     return pd.DataFrame(rows)
 
@@ -352,8 +380,9 @@ def efficiency_rows(eff: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
 
 def _fmt(value: float, metric: str) -> str:
+    """A table cell: the value in its metric's format; "n/a" for a parse rate nobody could judge, "-" otherwise."""
     if pd.isna(value):
-        return "-"
+        return "n/a" if metric in M.PRECOMPUTED else "-"
     if metric in ("chrf", "bleu"):
         return f"{value:.1f}"
     if metric.endswith("_ms") or metric in ("size_on_disk_mb", "peak_memory_mb"):
@@ -473,9 +502,14 @@ def plot_quality_vs_latency(results: pd.DataFrame, metric: str = "edit_similarit
 
 
 def failure_mode(row: pd.Series) -> str:
-    """One label per prediction: exact, empty, whitespace only, first line right, close, runs on, or wrong."""
+    """One label per prediction: exact, breaks the file, empty, whitespace only, first line right, close, runs on, or wrong.
+
+    Every label after "breaks the file" is a prediction that parses but differs (or was not judged: no parser).
+    """
     if row["exact_match"]:
         return "exact"
+    if row.get("parses") == 0:
+        return "breaks the file"
     if row["empty_rate"]:
         return "empty"
     if row["exact_match_ws"]:
@@ -489,15 +523,38 @@ def failure_mode(row: pd.Series) -> str:
     return "wrong"
 
 
+def parse_outcome(row: pd.Series) -> str:
+    """exact, breaks the file, parses but differs, or differs (not judged: no parser)."""
+    if row["exact_match"]:
+        return "exact"
+    parses = row.get("parses")
+    if parses is None or pd.isna(parses):
+        return "differs (not judged)"
+    return "parses but differs" if parses else "breaks the file"
+
+
+PARSE_OUTCOMES = ("exact", "parses but differs", "breaks the file", "differs (not judged)")
+
+
+def parse_outcomes(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per system: how many predictions are exact, parse but differ, or break their file."""
+    outcome = predictions.apply(parse_outcome, axis=1).rename("outcome")
+    table = pd.crosstab(predictions["system"], outcome).reindex(list(dict.fromkeys(predictions["system"])))
+    return table[[o for o in PARSE_OUTCOMES if o in table.columns]]
+
+
 def error_analysis(predictions: pd.DataFrame, system: str, by: Sequence[str] = ("span_type", "length_bucket")) -> pd.DataFrame:
-    """Mean scores of `system` per group (span type x middle length by default), with the count."""
+    """Mean scores of `system` per group (span type x middle length by default), with the count and the parse rate."""
     part = predictions[predictions.system == system]
+    if "parses" not in part:
+        part = part.assign(parses=float("nan"))
     out = part.groupby(list(by), observed=True).agg(
         n=("id", "size"),
         exact_match=("exact_match", "mean"),
         edit_similarity=("edit_similarity", "mean"),
         chrf=("chrf", "mean"),
         empty_rate=("empty_rate", "mean"),
+        parses=("parses", "mean"),
     )
     return out.round(3)
 
@@ -507,8 +564,43 @@ def failure_modes(predictions: pd.DataFrame, system: str) -> pd.DataFrame:
     part = predictions[predictions.system == system].copy()
     part["failure_mode"] = part.apply(failure_mode, axis=1)
     table = pd.crosstab(part["failure_mode"], part["span_type"], margins=True, margins_name="total")
-    order = ["exact", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
+    order = ["exact", "breaks the file", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
     return table.reindex([o for o in order if o in table.index])
+
+
+def parse_contrast(predictions: pd.DataFrame, files: dict[str, str] | None, parser: Parser | None,
+                   systems: Sequence[str] | None = None) -> dict[str, dict]:
+    """One prediction that breaks its file and one that parses but differs (students first), with the parser's verdicts."""
+    order = list(systems or [s for s in dict.fromkeys(predictions.system) if s != TEACHER] + [TEACHER])
+    found: dict[str, dict] = {}
+    if parser is None or files is None or "parses" not in predictions:
+        return found
+    for system in order:
+        part = predictions[predictions.system == system]
+        for outcome in ("breaks the file", "parses but differs"):
+            hits = part[part.apply(parse_outcome, axis=1) == outcome]
+            if outcome not in found and len(hits):
+                row = hits.iloc[0].to_dict()
+                [result] = files_parse([row], [row["prediction"]], files, parser)
+                found[outcome] = {"system": system, "row": row, "result": result}
+    return found
+
+
+def parse_contrast_html(contrast: dict[str, dict]) -> str:
+    """HTML of `parse_contrast`: each prediction beside the true middle, with what the parser said of its file."""
+    if not contrast:
+        return "<i>nothing to show: no parser, or no prediction of that kind in this run</i>"
+    pre = "<pre style='white-space:pre-wrap;font-size:11px;background:{};padding:4px;margin:2px 0'>{}</pre>"
+    blocks = []
+    for outcome, item in contrast.items():
+        row, result = item["row"], item["result"]
+        verdict = "the file parses" if result.ok else f"line {result.line}, column {result.column}: {result.message}"
+        blocks.append(
+            f"<td style='vertical-align:top;width:50%'><b>{html.escape(outcome)}</b> · {html.escape(item['system'])} · "
+            f"{html.escape(row['id'])}<div style='font-size:11px'>parser: {html.escape(verdict)}</div>"
+            f"prediction{pre.format('#fdf1e0', html.escape(row['prediction']) or '<i>(empty)</i>')}"
+            f"true middle{pre.format('#e6f4e6', html.escape(row['middle']))}</td>")
+    return "<table style='width:100%;table-layout:fixed'><tr>" + "".join(blocks) + "</tr></table>"
 
 
 def example_html(predictions: pd.DataFrame, example_id: str, student: str, teacher: str = TEACHER, context_lines: int = 12) -> str:

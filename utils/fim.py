@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Callable
 
 import pandas as pd
@@ -35,7 +36,7 @@ from .artifacts import relative, save_stage, stage_dir, write_json
 from .config import HOLE, Config, UserError, fim_prompt, student_prompt
 from .data import assign_splits, clean_corpus, filter_summary, load_corpus
 from .models import load_tokenizer
-from .parser import load_parser
+from .parser import ParseResult, Parser, load_parser
 from .tokenization import encode_batch, make_code_safe
 
 SPAN_TYPES = ("single_line", "multi_line", "random_span")
@@ -422,6 +423,33 @@ def rebuild(row: dict, middle: str, files: dict[str, str]) -> str:
     start = row["segment_start"]
     end = start + len(row["prefix"]) + len(row["middle"]) + len(row["suffix"])
     return text[:start] + row["prefix"] + middle + row["suffix"] + text[end:]
+
+
+def parse_context(cfg: Config) -> tuple[dict[str, str] | None, Parser | None]:
+    """(files, parser) to judge middles with: notebook 02's files and MoonScript's parser, each None when missing."""
+    try:
+        files = load_files(cfg)
+    except UserError:
+        files = None
+    return files, load_parser(cfg.moonscript_parser)
+
+
+def files_parse(rows: Sequence[dict], middles: Sequence[str], files: dict[str, str] | None,
+                parser: Parser | None) -> list[ParseResult | None]:
+    """For each row: does its whole file, with `middles[i]` in place of the true middle, still parse? (None: no parser or file)."""
+    if len(rows) != len(middles):
+        raise ValueError(f"{len(middles)} middles for {len(rows)} rows: they must pair up")
+    seen: dict[str, ParseResult] = {}  # one parse per distinct file text
+    out: list[ParseResult | None] = []
+    for row, middle in zip(rows, middles):
+        if parser is None or files is None or row["source"] not in files:
+            out.append(None)
+            continue
+        text = rebuild(row, middle, files)
+        if text not in seen:
+            seen[text] = parser.parses(text)
+        out.append(seen[text])
+    return out
 
 
 def leak_check(dataset: DatasetDict) -> pd.DataFrame:

@@ -9,6 +9,11 @@ bootstrap resample is then just a reweighting of rows, which makes confidence in
 and paired tests cheap and identical in method for every metric (this is also how
 sacrebleu's own `--paired-bs` works).
 
+`parses` is the one metric not computed from the two strings: whether the whole source file, with
+the prediction in place of the true middle, still parses (MoonScript's parser, `utils.fim.files_parse`).
+Its per-example values are passed in (`score_system(..., precomputed=...)`); a missing value (no parser)
+counts as no example, so the score is NaN ("n/a") rather than a made-up 0.
+
 Scales: exact matches, edit similarity, first-line EM and empty rate are shares in
 [0, 1]; chrF and BLEU are on sacrebleu's 0-100 scale; the length ratio is
 sum(len(prediction)) / sum(len(reference)) in characters (1.0 = as long as the truth).
@@ -31,7 +36,10 @@ METRICS: dict[str, tuple[str, bool]] = {
     "first_line_em": ("first-line EM", True),
     "empty_rate": ("empty", False),
     "length_ratio": ("len ratio", False),  # neither: 1.0 is best; False keeps it out of "better" claims
+    "parses": ("parses", True),  # the whole file, with the prediction in place, still parses (needs the parser)
 }
+# metrics whose per-example values come from outside (not from prediction and reference alone): the caller passes them
+PRECOMPUTED = ("parses",)
 PER_EXAMPLE = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "first_line_em", "empty_rate")
 
 
@@ -128,10 +136,25 @@ def sufficient_stats(metric: str, predictions: Sequence[str], references: Sequen
     raise ValueError(f"unknown metric {metric!r}: choose from {', '.join(METRICS)}")
 
 
+def value_stats(values: Sequence[float | None]) -> np.ndarray:
+    """Sufficient statistics (n x 2) of precomputed per-example values: [value, 1], or [0, 0] for a missing one."""
+    vals = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    present = ~np.isnan(vals)
+    return np.column_stack([np.where(present, vals, 0.0), present.astype(float)]).reshape(len(vals), 2)
+
+
+def mean_ci(values: Sequence[float | None], n_samples: int = 1000, seed: int = 42,
+            confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, ci_low, ci_high) of precomputed per-example values (missing ones left out; all missing: NaN)."""
+    stats = value_stats(values)
+    value = float(aggregate("parses", stats.sum(0))[0]) if len(stats) else float("nan")
+    return (value, *_interval(bootstrap_scores(stats, "parses", n_samples, seed), confidence))
+
+
 def aggregate(metric: str, summed: np.ndarray) -> np.ndarray:
     """Scores from summed statistics; `summed` is (k,) or (b, k) for b resamples at once."""
     summed = np.atleast_2d(np.asarray(summed, dtype=float))
-    if metric in _ELEMENTWISE or metric == "length_ratio":
+    if metric in _ELEMENTWISE or metric == "length_ratio" or metric in PRECOMPUTED:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(summed[:, 1] > 0, summed[:, 0] / np.maximum(summed[:, 1], 1e-12), np.nan)
     m = _sacrebleu_metric(metric)
@@ -202,16 +225,28 @@ def score_system(
     n_samples: int = 1000,
     seed: int = 42,
     confidence: float = 0.95,
+    precomputed: dict[str, Sequence[float | None]] | None = None,
 ) -> list[dict]:
-    """Rows {metric, span_type, n, value, ci_low, ci_high} for 'all' and each span type present."""
+    """Rows {metric, span_type, n, value, ci_low, ci_high} for 'all' and each span type present.
+
+    `precomputed` gives the per-example values of metrics in PRECOMPUTED (e.g. `parses`); such a metric
+    without values is left out. `n` counts the examples of the group.
+    """
     _check(predictions, references)
+    precomputed = precomputed or {}
     span_types = list(span_types) if span_types is not None else ["all"] * len(predictions)
     groups = {"all": np.arange(len(predictions))}
     for st in sorted(set(span_types) - {"all"}):
         groups[st] = np.array([i for i, s in enumerate(span_types) if s == st])
     rows = []
     for metric in metrics:
-        stats = sufficient_stats(metric, predictions, references)
+        if metric in PRECOMPUTED:
+            if metric not in precomputed:
+                continue
+            stats = value_stats(precomputed[metric])
+            _check(stats, references)
+        else:
+            stats = sufficient_stats(metric, predictions, references)
         for span, idx in groups.items():
             part = stats[idx] if len(idx) else stats[:0]
             value = float(aggregate(metric, part.sum(0))[0]) if len(part) else float("nan")

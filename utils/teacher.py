@@ -8,6 +8,10 @@
   middle of the dataset in teacher tokens plus a little slack, capped by cfg.max_new_tokens.
 - Two backends, one prompt format: in-process transformers (default) or any
   OpenAI-compatible `/v1/completions` server (vLLM, TGI, `transformers serve`).
+- The parser judges: every answer is put back into its whole file (`fim.rebuild`) and MoonScript's
+  parser says whether the file still parses (`teacher_parses`, `teacher_parse_error`). With
+  `num_samples > 1` the kept answer is one whose file parses, ties broken by the teacher's mean
+  log-probability of the answer (`teacher_logprobs`, one per sample, from both backends).
 - Cache: each finished batch is appended to artifacts/<run>/teacher/cache.jsonl and
   fsync'ed; a record is reused only when its example id, its prompt and a hash of
   (model, generation settings, prompt format) all match, so a rerun resumes and a
@@ -19,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import random
 import re
 import time
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 import pandas as pd
 import torch
-from datasets import DatasetDict
+from datasets import DatasetDict, Value
 from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
@@ -41,9 +46,10 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from .artifacts import JsonlCache, load_stage, relative, save_figure, save_stage, stage_dir, stage_lock, write_json
 from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, Config, UserError
 from .endpoint import EndpointClient, Target
-from .fim import build_fim_dataset, fim_prompt
-from .metrics import edit_similarity, exact_match, is_empty
+from .fim import build_fim_dataset, files_parse, fim_prompt, parse_context, rebuild
+from .metrics import edit_similarity, exact_match, is_empty, mean_ci
 from .models import load_model_config, load_teacher, load_tokenizer, resolve, sync
+from .parser import NO_PARSER_HINT, ParseResult, Parser, load_parser
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,7 +60,8 @@ SUFFIX_HEAD_CHARS = 16  # non-blank characters of the suffix whose reappearance 
 SUFFIX_HEAD_MIN_CHARS = 6  # a suffix with fewer non-blank characters than this is not watched
 SPAN_SLACK_TOKENS = 8  # budget above the longest true middle: room to emit <|endoftext|>
 TEACHER_COLUMNS = ("teacher_middle", "teacher_samples", "teacher_raw", "teacher_stop", "teacher_new_tokens",
-                   "teacher_prompt_trimmed")
+                   "teacher_prompt_trimmed", "teacher_logprobs", "teacher_parses", "teacher_parse_error")
+ROW_FIELDS = ("source", "segment_start", "prefix", "middle", "suffix")  # what `fim.rebuild` needs of a row
 
 
 # --------------------------------------------------------------------------- prompts and stopping
@@ -267,13 +274,23 @@ def load_cache(path: str | Path | JsonlCache, key: str) -> dict[tuple[str, str],
 
 @dataclass
 class Generation:
-    """One prompt's answer(s): raw texts (one per sample) and the tokens generated for them."""
+    """One prompt's answer(s): raw texts (one per sample), the tokens generated, each sample's mean log-probability."""
 
     raw: list[str]
     new_tokens: int
+    logprobs: list[float | None] = field(default_factory=list)  # per sample; None where the backend gave none
+
+
+def mean_logprobs(scores: torch.Tensor, counts: Sequence[int]) -> list[float | None]:
+    """Mean of each row's first `counts[i]` token log-probabilities (None for a row with no token)."""
+    out: list[float | None] = []
+    for row, k in zip(scores.float().cpu(), counts):
+        out.append(float(row[:k].mean()) if k > 0 else None)
+    return out
 
 
 def _count_new_tokens(row: list[int], stop_ids: set[int]) -> int:
+    """Tokens generated up to and including the first stop token."""
     for i, t in enumerate(row):
         if t in stop_ids:
             return i + 1
@@ -343,14 +360,19 @@ class TransformersBackend:
                 pad_token_id=self.pad_id,
                 use_cache=True,
                 stopping_criteria=StoppingCriteriaList([stop]),
+                return_dict_in_generate=True,
+                output_logits=True,  # the model's own distribution, before temperature / top-p
                 **kwargs,
             )
-        new = out[:, width:].tolist()
+            scores = self.model.compute_transition_scores(out.sequences, out.logits, normalize_logits=True)
+        new = out.sequences[:, width:].tolist()
         texts = self.tok.batch_decode(new, skip_special_tokens=False)
+        counts = [_count_new_tokens(r, self.stop_ids) for r in new]
+        logprobs = mean_logprobs(scores, counts)
         per = n if settings.do_sample else 1
         return [
-            Generation(raw=texts[i * per:(i + 1) * per],
-                       new_tokens=sum(_count_new_tokens(r, self.stop_ids) for r in new[i * per:(i + 1) * per]))
+            Generation(raw=texts[i * per:(i + 1) * per], new_tokens=sum(counts[i * per:(i + 1) * per]),
+                       logprobs=logprobs[i * per:(i + 1) * per])
             for i in range(len(ids))
         ]
 
@@ -364,6 +386,13 @@ def teacher_target(cfg: Config, served_model: str) -> Target:
                   url_setting="teacher_base_url", model_setting="teacher_served_model",
                   timeout_setting="teacher_timeout_s", timeout_s=cfg.teacher_timeout_s,
                   retries_setting="teacher_max_retries", max_retries=cfg.teacher_max_retries)
+
+
+def choice_logprob(choice: Any) -> float | None:
+    """Mean token log-probability of one completion choice, or None when the server sent none."""
+    found = getattr(choice, "logprobs", None)
+    values = [v for v in (getattr(found, "token_logprobs", None) or []) if v is not None]
+    return sum(values) / len(values) if values else None
 
 
 class OpenAIBackend:
@@ -389,17 +418,20 @@ class OpenAIBackend:
         p: dict[str, Any] = dict(max_tokens=settings.max_new_tokens, stop=[EOS, FIM_PAD])
         if settings.do_sample:
             p.update(temperature=settings.temperature, top_p=settings.top_p, seed=seed)
+            if settings.num_samples > 1:
+                p.update(logprobs=1)  # the chosen tokens' log-probabilities break ties between samples
         else:
             p.update(temperature=0.0)
         return p
 
     def _one(self, prompt: str, settings: GenSettings, seed: int) -> Generation:
-        raw, tokens = [], 0
+        raw, tokens, logprobs = [], 0, []
         for j in range(settings.num_samples if settings.do_sample else 1):  # `n` is not honoured by every server
             r, _ = self.endpoint.completions(prompt=prompt, **self._params(settings, seed + j))
             raw.append(r.choices[0].text)
+            logprobs.append(choice_logprob(r.choices[0]))
             tokens += r.usage.completion_tokens if r.usage else len(encode(self.tok, r.choices[0].text))
-        return Generation(raw=raw, new_tokens=tokens)
+        return Generation(raw=raw, new_tokens=tokens, logprobs=logprobs)
 
     def generate(self, prompts: Sequence[str], ids: Sequence[list[int]], suffixes: Sequence[str], settings: GenSettings,
                  seed: int = 0) -> list[Generation]:
@@ -415,7 +447,8 @@ class OpenAIBackend:
                 choices = sorted(r.choices, key=lambda c: c.index)
                 if len(choices) == len(prompts) * n:  # usage is per request: count each answer locally
                     return [Generation(raw=[c.text for c in choices[i * n:(i + 1) * n]],
-                                       new_tokens=sum(len(encode(self.tok, c.text)) for c in choices[i * n:(i + 1) * n]))
+                                       new_tokens=sum(len(encode(self.tok, c.text)) for c in choices[i * n:(i + 1) * n]),
+                                       logprobs=[choice_logprob(c) for c in choices[i * n:(i + 1) * n]])
                             for i in range(len(prompts))]
             except refused:
                 pass
@@ -505,14 +538,16 @@ def prepare_prompts(ds: DatasetDict, tok, cfg: Config, max_prompt_tokens: int) -
 
 
 def _record(pid: str, prompt: str, key: str, gen: Generation | None, suffix: str, trimmed: bool) -> dict:
+    """The cache record of one row: every sample trimmed, its raw text, stop reason and mean log-probability."""
     if gen is None:  # empty prompt: nothing to fill in
-        samples, raw, reasons, tokens = [""], "", ["empty_prompt"], 0
+        samples, raws, reasons, tokens, logprobs = [""], [""], ["empty_prompt"], 0, [None]
     else:
         trims = [trim_middle(r, suffix) for r in gen.raw]
         samples, reasons = [t[0] for t in trims], [t[1] for t in trims]
-        raw, tokens = gen.raw[0], gen.new_tokens
-    return {"id": pid, "prompt_sha": prompt_hash(prompt), "key": key, "samples": samples, "raw": raw,
-            "stop": reasons[0], "new_tokens": tokens, "trimmed": trimmed}
+        raws, tokens = list(gen.raw), gen.new_tokens
+        logprobs = list(gen.logprobs) or [None] * len(samples)
+    return {"id": pid, "prompt_sha": prompt_hash(prompt), "key": key, "samples": samples, "raw": raws[0], "raws": raws,
+            "stop": reasons[0], "stops": reasons, "logprobs": logprobs, "new_tokens": tokens, "trimmed": trimmed}
 
 
 def _resume(cache: JsonlCache, prep: Prepared, key: str) -> tuple[dict[tuple[str, str], dict], list[str], list[int]]:
@@ -563,24 +598,72 @@ def _generate_missing(backend, cfg: Config, prep: Prepared, settings: GenSetting
             "examples_per_s": round(len(order) / seconds, 2) if order else None}
 
 
-def _assemble(ds: DatasetDict, prep: Prepared, records: list[dict]) -> DatasetDict:
-    """`ds` with the teacher's columns, taken from one record per row (rows in `prep` order)."""
+def pick_sample(parses: Sequence[bool | None], logprobs: Sequence[float | None]) -> int:
+    """Index of the sample to keep: one whose file parses, then the highest mean log-probability, then the first."""
+    def rank(i: int) -> tuple[bool, float, int]:
+        lp = logprobs[i] if i < len(logprobs) and logprobs[i] is not None else -math.inf
+        return parses[i] is True, lp, -i
+    return max(range(len(parses)), key=rank)
+
+
+def _row_fields(ds: DatasetDict) -> list[dict | None]:
+    """What `fim.rebuild` needs of every row (split by split), or None for rows of a dataset without it."""
+    rows: list[dict | None] = []
+    for split in ds:
+        part = ds[split]
+        if set(ROW_FIELDS) <= set(part.column_names):
+            rows.extend(part.select_columns(list(ROW_FIELDS)).to_list())
+        else:
+            rows.extend([None] * len(part))
+    return rows
+
+
+def judge_samples(ds: DatasetDict, records: list[dict], files: dict[str, str] | None,
+                  parser: Parser | None) -> list[tuple[int, ParseResult | None]]:
+    """For every row (split by split, as `records`): the kept sample's index and whether its file parses."""
+    picks = []
+    for row, rec in zip(_row_fields(ds), records):
+        samples = rec["samples"]
+        results = files_parse([row] * len(samples), samples, files, parser) if row else [None] * len(samples)
+        i = pick_sample([None if r is None else r.ok for r in results], rec.get("logprobs") or [])
+        picks.append((i, results[i]))
+    return picks
+
+
+def parse_error(result: ParseResult | None) -> str:
+    """`line:column message` of a failed parse; "" when it parsed or was not checked."""
+    return "" if result is None or result.ok else f"{result.line}:{result.column} {result.message}"
+
+
+def _of_sample(rec: dict, name: str, i: int) -> Any:
+    """Field `name` of sample i of a cache record (older records keep only sample 0's, under the singular name)."""
+    many = rec.get(name + "s")
+    return many[i] if many and i < len(many) else rec[name]
+
+
+def _assemble(ds: DatasetDict, records: list[dict], picks: list[tuple[int, ParseResult | None]]) -> DatasetDict:
+    """`ds` with the teacher's columns, from one record and one pick per row (rows split by split)."""
     out = DatasetDict()
     pos = 0
     for split in ds:
         part = ds[split].remove_columns([c for c in TEACHER_COLUMNS if c in ds[split].column_names])
-        recs = records[pos:pos + len(part)]
+        recs, chosen = records[pos:pos + len(part)], picks[pos:pos + len(part)]
         pos += len(part)
+        kept = [i for i, _ in chosen]
         cols = {
-            "teacher_middle": [r["samples"][0] for r in recs],
+            "teacher_middle": [r["samples"][i] for r, i in zip(recs, kept)],
             "teacher_samples": [r["samples"] for r in recs],
-            "teacher_raw": [r["raw"] for r in recs],
-            "teacher_stop": [r["stop"] for r in recs],
+            "teacher_raw": [_of_sample(r, "raw", i) for r, i in zip(recs, kept)],
+            "teacher_stop": [_of_sample(r, "stop", i) for r, i in zip(recs, kept)],
             "teacher_new_tokens": [int(r["new_tokens"]) for r in recs],
             "teacher_prompt_trimmed": [bool(r["trimmed"]) for r in recs],
+            "teacher_logprobs": [[None if v is None else float(v) for v in (r.get("logprobs") or [None] * len(r["samples"]))] for r in recs],
+            "teacher_parses": [None if res is None else bool(res.ok) for _, res in chosen],
+            "teacher_parse_error": [parse_error(res) for _, res in chosen],
         }
+        features = {"teacher_logprobs": [Value("float64")], "teacher_parses": Value("bool"), "teacher_parse_error": Value("string")}
         for name in TEACHER_COLUMNS:
-            part = part.add_column(name, cols[name])
+            part = part.add_column(name, cols[name], feature=features.get(name))
         out[split] = part
     return out
 
@@ -609,10 +692,18 @@ def _generate_teacher(cfg: Config, ds: DatasetDict, backend, cache: str | Path |
               f"max_new_tokens={max_new}) were trimmed from the left of the prefix")
     timing = _generate_missing(backend, cfg, prep, settings, todo, store, done, progress)
 
-    out = _assemble(ds, prep, [done[(pid, sha)] for pid, sha in zip(prep.ids, shas)])
+    records = [done[(pid, sha)] for pid, sha in zip(prep.ids, shas)]
+    files, parser = parse_context(cfg)
+    if parser is None:
+        _warn(NO_PARSER_HINT)
+    picks = judge_samples(ds, records, files, parser)
+    out = _assemble(ds, records, picks)
+    checked = [res for _, res in picks if res is not None]
     stats = {"rows": len(prep.ids), "generated": timing.pop("generated"), "reused_from_cache": reused,
              "cache_lines_skipped": store.skipped, **prep.stats, **timing,
-             "batch_size": backend.batch_size, "settings": asdict(settings), "settings_key": key}
+             "batch_size": backend.batch_size, "settings": asdict(settings), "settings_key": key,
+             "parser": str(parser.folder) if parser is not None else None, "parse_checked": len(checked),
+             "breaks_file": sum(not r.ok for r in checked) if parser is not None else None}
     return out, stats
 
 
@@ -668,6 +759,7 @@ def run_teacher(cfg: Config, progress: bool = True, backend=None) -> tuple[Datas
             if not was_disabled:
                 enable_progress_bars()
         stats["quality"] = quality_table(ds).to_dict(orient="records")
+        stats["breaks_file_by_span"] = parse_table(ds, cfg.bootstrap_samples, cfg.seed).to_dict(orient="records")
         write_json(folder / "stats.json", stats)
     return ds, stats
 
@@ -703,6 +795,69 @@ def quality_table(ds_or_scores: DatasetDict | pd.DataFrame) -> pd.DataFrame:
                          "edit_similarity": round(float(sub["edit_similarity"].mean()), 3),
                          "empty_rate": round(float(sub["empty"].mean()), 3)})
     return pd.DataFrame(rows)
+
+
+def parse_table(ds: DatasetDict, n_samples: int = 1000, seed: int = 42) -> pd.DataFrame:
+    """Share of teacher middles that leave their file unparsable, per span type and overall, with a 95% bootstrap interval.
+
+    All splits together; `checked` rows are those the parser judged. Without a parser the shares read "n/a".
+    """
+    frames = [pd.DataFrame({"span_type": ds[s]["span_type"],
+                            "parses": ds[s]["teacher_parses"] if "teacher_parses" in ds[s].column_names else [None] * len(ds[s])})
+              for s in ds]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["span_type", "parses"])
+    rows = []
+    for span in ["all", *sorted(df["span_type"].unique())]:
+        sub = df if span == "all" else df[df["span_type"] == span]
+        breaks = [None if v is None or pd.isna(v) else float(not v) for v in sub["parses"]]
+        share, low, high = mean_ci(breaks, n_samples, seed)
+        checked = sum(b is not None for b in breaks)
+        rows.append({"span_type": span, "n": len(sub), "checked": checked, "breaks the file": int(sum(b or 0 for b in breaks)) if checked else "n/a",
+                     "share": share, "ci_low": low, "ci_high": high})
+    out = pd.DataFrame(rows)
+    for col in ("share", "ci_low", "ci_high"):
+        out[col] = [round(v, 3) if not math.isnan(v) else "n/a" for v in out[col]]
+    return out
+
+
+def broken_example(ds: DatasetDict, files: dict[str, str] | None, parser: Parser | None) -> dict | None:
+    """The first row (test split first) whose teacher middle breaks its file, with the repaired file's parse; None if none."""
+    if files is None or parser is None:
+        return None
+    for split in sorted(ds, key=lambda s: s != "test"):
+        part = ds[split]
+        if "teacher_parses" not in part.column_names:
+            continue
+        for i, ok in enumerate(part["teacher_parses"]):
+            if ok is False:
+                row = part[i]
+                broken = parser.parses(rebuild(row, row["teacher_middle"], files))
+                repaired = parser.parses(rebuild(row, row["middle"], files))
+                return {"row": row, "broken": broken, "repaired": repaired}
+    return None
+
+
+def _excerpt(text: str, line: int | None, around: int = 3) -> str:
+    """Lines `line - around` .. `line + around` of text, numbered, the named line marked with >."""
+    lines = text.split("\n")
+    line = line or len(lines)
+    lo, hi = max(1, line - around), min(len(lines), line + around)
+    return "\n".join(f"{'>' if k == line else ' '}{k:>4} | {lines[k - 1]}" for k in range(lo, hi + 1))
+
+
+def broken_example_html(example: dict | None, files: dict[str, str] | None) -> str:
+    """HTML of a teacher middle that breaks its file: the middle, the parser's error and where, the repaired file's verdict."""
+    if example is None or files is None:
+        return "<i>no teacher middle breaks its file here (or no parser: see the hint above)</i>"
+    row, broken, repaired = example["row"], example["broken"], example["repaired"]
+    esc = html.escape
+    pre = "<pre style='white-space:pre-wrap;font-size:12px;border:1px solid #ccc;padding:4px;color:#111'>"
+    verdict = "parses" if repaired.ok else f"does not parse either ({parse_error(repaired)})"
+    return (f"<div><b>{esc(row['id'])}</b> · {esc(row['span_type'])}<br>"
+            f"<b>teacher_middle</b>{pre}{esc(row['teacher_middle']) or '<i>(empty)</i>'}</pre>"
+            f"<b>the parser, on the whole file with it</b>: line {broken.line}, column {broken.column}: {esc(broken.message or '')}"
+            f"{pre}{esc(_excerpt(rebuild(row, row['teacher_middle'], files), broken.line))}</pre>"
+            f"<b>the true middle in its place</b>: the file {esc(verdict)}{pre}{esc(row['middle'])}</pre></div>")
 
 
 def plot_edit_similarity(scores: pd.DataFrame, path: str | Path | None = None) -> Figure:
@@ -845,6 +1000,7 @@ def bench_teacher(cfg: Config, examples: int | None = None) -> None:
 __all__ = [
     "GenSettings", "Generation", "OpenAIBackend", "SuffixRepeatStop", "TransformersBackend", "bench_teacher",
     "cache_path", "fill_in_html", "find_suffix_repeat", "fit_prompt", "generate_middles", "generate_teacher",
-    "load_cache", "make_backend", "teacher_target", "trim_example_html", "pick_examples", "plot_edit_similarity", "quality_table", "run_teacher",
+    "broken_example", "broken_example_html", "choice_logprob", "judge_samples", "mean_logprobs", "parse_error", "parse_table",
+    "pick_sample", "load_cache", "make_backend", "teacher_target", "trim_example_html", "pick_examples", "plot_edit_similarity", "quality_table", "run_teacher",
     "span_budget", "split_fim_prompt", "stop_reasons", "suffix_pattern", "teacher_scores", "trim_middle",
 ]

@@ -150,11 +150,67 @@ def _quiet_datasets() -> Iterator[None]:
             enable_progress_bars()
 
 
+TEACHER_FILTERS = ("keep", "drop", "gold")
+
+
+def _keeps_parsing(parses: list[bool | None]) -> list[bool]:
+    """Which rows' teacher middles do not break their file (None: not judged, kept)."""
+    return [p is not False for p in parses]
+
+
+def _gold_where_broken(middles: list[str], teacher: list[str | None], parses: list[bool | None]) -> dict[str, list]:
+    """teacher_middle, with the true middle where the teacher's breaks the file."""
+    return {"teacher_middle": [m if p is False else t for m, t, p in zip(middles, teacher, parses)]}
+
+
+def apply_teacher_filter(rows: Dataset, mode: str) -> tuple[Dataset, dict[str, int | None]]:
+    """Rows whose teacher middle breaks its file (`teacher_parses` False) kept, dropped or given the true middle; counts.
+
+    `teacher_breaks_file` is None when no row was judged (no parser, or an artifact from before the parser).
+    """
+    if mode not in TEACHER_FILTERS:
+        raise UserError(f"teacher_filter={mode!r}: use one of {', '.join(TEACHER_FILTERS)}")
+    parses = rows["teacher_parses"] if "teacher_parses" in rows.column_names else [None] * len(rows)
+    judged = any(p is not None for p in parses)
+    breaks = sum(p is False for p in parses)
+    stats = {"teacher_breaks_file": breaks if judged else None, "teacher_filter_dropped": 0, "teacher_filter_gold": 0}
+    if breaks and mode == "drop":
+        with _quiet_datasets():
+            rows = rows.filter(_keeps_parsing, input_columns=["teacher_parses"], batched=True, keep_in_memory=True)
+        stats["teacher_filter_dropped"] = breaks
+    elif breaks and mode == "gold":
+        with _quiet_datasets():
+            rows = rows.map(_gold_where_broken, input_columns=["middle", "teacher_middle", "teacher_parses"], batched=True,
+                            keep_in_memory=True)
+        stats["teacher_filter_gold"] = breaks
+    return rows, stats
+
+
+def teacher_filter_table(rows: Dataset) -> pd.DataFrame:
+    """What each `teacher_filter` choice would do to these (train) rows: rows trained on, dropped, relabelled ("n/a" unjudged)."""
+    out = []
+    for mode in TEACHER_FILTERS:
+        kept, stats = apply_teacher_filter(rows, mode)
+        judged = stats["teacher_breaks_file"] is not None
+        out.append({"teacher_filter": mode, "rows trained on": len(kept),
+                    "dropped": stats["teacher_filter_dropped"] if judged else "n/a",
+                    "true middle instead": stats["teacher_filter_gold"] if judged else "n/a"})
+    return pd.DataFrame(out).set_index("teacher_filter")
+
+
+def filter_applied(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per trained variant: what `teacher_filter` did to its train rows (rows in, breaking, dropped, relabelled, trained on)."""
+    keys = ("rows_in", "teacher_breaks_file", "teacher_filter_dropped", "teacher_filter_gold", "rows")
+    table = pd.DataFrame({name: {k: log.get("data", {}).get("train", {}).get(k, "-") for k in keys} for name, log in logs.items()}).T
+    return table.fillna("n/a")
+
+
 def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None) -> tuple[Dataset, dict[str, int]]:
     """Tokenized training rows of `variant` (predict + optional explain); `variant=None`: predict vs the true middle (evaluation).
 
-    Rows with no label (a teacher that answered nothing) are dropped; rows with no
-    rationale keep the predict task only. Every drop, fallback and truncation is counted.
+    Teacher labels first go through `cfg.teacher_filter` (`apply_teacher_filter`). Rows with no label
+    (a teacher that answered nothing) are dropped; rows with no rationale keep the predict task only.
+    Every drop, replacement, fallback and truncation is counted.
     The result's `_fingerprint` follows from the rows', the tokenizer's and the settings'.
     """
     labels_from = "middle" if variant is None or variant.labels == "gold" else "teacher_middle"
@@ -182,11 +238,15 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
                 out["no_rationale_predict_only"][i] = False
         return out
 
+    rows_in = len(rows)
+    filtered = {}
+    if labels_from == "teacher_middle":
+        rows, filtered = apply_teacher_filter(rows, cfg.teacher_filter)
     with _quiet_datasets():
         kept = rows.filter(_has_text, input_columns=[labels_from], batched=True, keep_in_memory=True)
         encoded = kept.map(encode, batched=True, remove_columns=kept.column_names, keep_in_memory=True)
     counted = [c for c in encoded.column_names if c not in ("input_ids", "labels", "expl_input_ids", "expl_labels")]
-    stats = {"rows_in": len(rows), "no_label_dropped": len(rows) - len(kept)}
+    stats = {"rows_in": rows_in, **filtered, "no_label_dropped": len(rows) - len(kept)}
     stats.update({c: int(sum(encoded[c])) for c in counted} if len(encoded) else {c: 0 for c in counted})
     stats["rows"] = len(encoded)
     return encoded.remove_columns(counted), stats
@@ -331,7 +391,7 @@ def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str,
 
 
 TRAIN_SETTINGS = (
-    "student", "teacher", "alpha", "label_type", "max_target_tokens", "max_rationale_tokens", "student_max_input_tokens",
+    "student", "teacher", "alpha", "label_type", "teacher_filter", "max_target_tokens", "max_rationale_tokens", "student_max_input_tokens",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "max_steps", "eval_steps",
     "logging_steps", "warmup_steps", "weight_decay", "student_dropout", "early_stopping_patience", "bf16", "seed",
 )
