@@ -1,12 +1,57 @@
+import json
 import os
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from utils.models import resolve
-from utils.tiny import SAMPLE_DIR, _held_out, _read_corpus, _windows, build_tiny_student, build_tiny_teacher, fim_loss
+from utils.tiny import (
+    SAMPLE_DIR,
+    _windows,
+    build_tiny_student,
+    build_tiny_teacher,
+    english_corpus,
+    fim_loss,
+    parameter_count,
+    seen_by_tiny_teacher,
+    span_corruption,
+    split_corpus,
+    trained_on,
+)
+
+
+def _series_split() -> dict[str, str]:
+    """{source: split} exactly as notebook 02 makes it: the sample corpus, its filters (and parser), assign_splits."""
+    from utils.config import load_config
+    from utils.data import assign_splits, clean_corpus, load_corpus
+    from utils.parser import load_parser
+
+    cfg = load_config("tiny")
+    files, _ = clean_corpus(load_corpus(cfg, "sample"), cfg, load_parser(cfg.moonscript_parser, fetch=False))
+    return assign_splits(files["source"], tuple(cfg.split_fractions), cfg.seed)
+
+
+def test_tiny_teacher_never_trained_on_a_valid_or_test_file():
+    splits = _series_split()
+    files = trained_on(resolve("tiny-teacher"))["files"]
+    assert files, "the tiny teacher lists no training files"
+    leaked = sorted(f for f in files if splits.get(f) in ("valid", "test"))
+    assert leaked == [], f"the tiny teacher trained on held-out files: {leaked}"
+    assert set(files) <= set(splits), "trained_on.json names files notebook 02 does not know (naming differs)"
+    assert {f for f, s in splits.items() if s == "train"} <= set(files)  # and it used the whole train split
+    test_files = [f for f, s in splits.items() if s == "test"]
+    assert test_files and not any(seen_by_tiny_teacher(test_files))
+
+
+def test_tiny_teacher_has_at_least_8x_the_students_parameters():
+    teacher = AutoModelForCausalLM.from_pretrained(resolve("tiny-teacher"))
+    student = AutoModelForSeq2SeqLM.from_pretrained(resolve("tiny-student"))
+    t, s = parameter_count(teacher), parameter_count(student)
+    assert t >= 8 * s, (t, s, t / s)  # santacoder / flan-t5-small = 1.1B / 77M = 14.6x
+    assert teacher.config.multi_query and student.config.feed_forward_proj == "gated-gelu"
+    assert not student.config.tie_word_embeddings
 
 
 def test_tiny_teacher_learned_fim_on_held_out_files():
@@ -15,8 +60,9 @@ def test_tiny_teacher_learned_fim_on_held_out_files():
     trained = AutoModelForCausalLM.from_pretrained(path)
     torch.manual_seed(0)
     untrained = AutoModelForCausalLM.from_config(trained.config)
-    _, held = _held_out(_read_corpus(SAMPLE_DIR))
-    windows = [w for t in held for w in _windows(t, tok, 200)]
+    parts = split_corpus(SAMPLE_DIR)
+    held = list(parts["valid"].values()) + list(parts["test"].values())  # files it never trained on
+    windows = [w for t in held for w in _windows(t, tok, 256)]
     assert len(windows) >= 5
     before, after = fim_loss(untrained, tok, windows), fim_loss(trained, tok, windows)
     assert after < 0.7 * before, (before, after)
@@ -34,10 +80,51 @@ def test_tiny_teacher_fills_in_code_not_noise():
     assert sum(ch.isalpha() for ch in text) >= 5 and "\ufffd" not in text, text
 
 
+def test_tiny_student_never_saw_moonscript():
+    path = resolve("tiny-student")
+    english = "\n".join(english_corpus()[0])
+    moon_lines = {line.strip() for f in SAMPLE_DIR.rglob("*.moon") for line in f.read_text().splitlines()}
+    found = sorted(line for line in moon_lines if len(line) >= 20 and line in english)
+    assert found == [], found[:5]
+    assert not any(f.endswith(".moon") for f in trained_on(path)["files"])
+    vocab = AutoTokenizer.from_pretrained(path).get_vocab()
+    assert not any(ch in piece for piece in vocab for ch in "{}\n\t"), "flan-t5's vocabulary has no braces, newline or tab"
+
+
+def test_tiny_student_was_pretrained_on_english():
+    stats = json.loads((Path(resolve("tiny-student")) / "build_stats.json").read_text())
+    before, after = stats["held_out_span_loss_before"], stats["held_out_span_loss_after"]
+    assert after < 0.75 * before, (before, after)  # span corruption on English it never trained on
+
+
+def test_span_corruption_is_t5s():
+    import random
+
+    ids = list(range(100, 200))
+    inputs, target = span_corruption(ids, random.Random(0), lambda k: 1000 - k, eos=1)
+    assert inputs[-1] == target[-1] == 1
+    sentinels = [t for t in inputs if t >= 900]
+    assert sentinels == [1000 - k for k in range(len(sentinels))] and target[0] == 1000
+    assert sum(t < 900 for t in target[:-1]) == 15  # 15% of the tokens, noise spans of mean length 3
+    assert len(sentinels) == 5
+    rebuilt, spans = [], {}
+    cur = None
+    for t in target[:-1]:
+        if t >= 900:
+            cur = t
+            spans[cur] = []
+        else:
+            spans[cur].append(t)
+    for t in inputs[:-1]:
+        rebuilt += spans[t] if t >= 900 else [t]
+    assert rebuilt == ids  # input + target hold the text exactly once
+
+
 def test_builds_are_deterministic(tmp_path: Path):
-    texts = _read_corpus(SAMPLE_DIR)[:12]
+    texts = [p.read_text() for p in sorted(SAMPLE_DIR.rglob("*.moon"))][:12]
+    english = english_corpus(max_chars=20_000)[0]
     for name in ("a", "b"):
-        build_tiny_student(tmp_path / f"s{name}", texts, seed=3)
+        build_tiny_student(tmp_path / f"s{name}", english, seed=3, steps=3, verbose=False)
         build_tiny_teacher(tmp_path / f"t{name}", texts, seed=3, steps=3, verbose=False)
     for kind in ("s", "t"):
         a = (tmp_path / f"{kind}a" / "model.safetensors").read_bytes()
