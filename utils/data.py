@@ -238,11 +238,41 @@ def corpus_stats(files: Dataset) -> pd.DataFrame:
     }])
 
 
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+def split_point(source: str, seed: int = 42) -> float:
+    """A number in [0, 1) fixed by `(seed, source)` alone: where the file falls on the split's line."""
+    digest = hashlib.sha256(f"{seed}:split:{source}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _split_bounds(fractions: tuple[float, float, float]) -> dict[str, tuple[float, float]]:
+    """The interval of [0, 1) each split owns: test first, then valid, train the rest."""
+    total = sum(fractions)
+    test = fractions[2] / total
+    valid = test + fractions[1] / total
+    return {"test": (0.0, test), "valid": (test, valid), "train": (valid, 1.0)}
+
+
+def split_of(source: str, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 42) -> str:
+    """The split a file goes to by the per-file rule alone (train | valid | test), whatever other files exist."""
+    u = split_point(source, seed)
+    return next(name for name, (lo, hi) in _split_bounds(tuple(fractions)).items() if lo <= u < hi or (name == "train" and u >= lo))
+
+
 def assign_splits(sources: list[str], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 42) -> dict[str, str]:
-    """Seeded split BY FILE: {source: train|valid|test}; each split with a non-zero fraction gets a file."""
-    names = ("train", "valid", "test")
+    """Seeded split BY FILE: {source: train|valid|test}; each split with a non-zero fraction gets a file.
+
+    Each file's split comes from a hash of `(seed, source)` (`split_of`), so a file keeps its split
+    whatever other files the corpus holds: the tiny teacher, built from the sample corpus, and
+    notebook 02, after its filters, agree on which files are train. Only when the rule leaves a
+    split with a non-zero fraction empty (a small corpus) is a file moved into it: the one whose
+    point lies nearest that split's interval, taken from a split that keeps at least one file.
+    """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not fractions[0] > 0:
         raise UserError(f"split_fractions must be three non-negative numbers with train > 0, got {fractions}")
+    fractions = tuple(float(f) for f in fractions)
     needed = sum(f > 0 for f in fractions)
     sources = sorted(set(sources))
     if len(sources) < needed:
@@ -250,22 +280,20 @@ def assign_splits(sources: list[str], fractions: tuple[float, float, float] = (0
             f"corpus too small to split: {len(sources)} file(s) left after filtering, need at least {needed} "
             "(one per split): add .moon files, or relax the filters (e.g. --set min_file_bytes=0)"
         )
-    total = sum(fractions)
-    order = sources[:]
-    random.Random(f"{seed}:split").shuffle(order)
-    counts = [0, 0, 0]
-    for i in (1, 2):
-        if fractions[i] > 0:
-            counts[i] = max(1, round(len(order) * fractions[i] / total))
-    counts[0] = len(order) - counts[1] - counts[2]
-    while counts[0] < 1:  # tiny corpus: give train the file from the larger held-out split
-        j = 1 if counts[1] >= counts[2] else 2
-        counts[j] -= 1
-        counts[0] += 1
-    out, start = {}, 0
-    for name, n in zip(names, counts):
-        out.update({s: name for s in order[start:start + n]})
-        start += n
+    out = {s: split_of(s, fractions, seed) for s in sources}
+    bounds = _split_bounds(fractions)
+    for name, fraction in zip(SPLIT_NAMES, fractions):
+        if fraction <= 0 or name in out.values():
+            continue
+        lo, hi = bounds[name]
+        sizes = {n: sum(v == n for v in out.values()) for n in SPLIT_NAMES}
+        donors = [s for s in sources if sizes[out[s]] > 1]
+
+        def distance(s: str) -> tuple[float, str]:
+            u = split_point(s, seed)
+            return (min(abs(u - lo), abs(u - hi)), s)
+
+        out[min(donors, key=distance)] = name
     return dict(sorted(out.items()))
 
 
