@@ -33,6 +33,7 @@ from utils.training import (
     train_subset,
     train_variant,
     update_budget,
+    variant_name,
     variant_names,
     teacher_filter_table,
     training_arguments,
@@ -446,7 +447,7 @@ def test_variant_names_and_parse_variant_name_round_trip():
     assert names[:4] == list(cfg.variants) and len(names) == 12 and "distill@12.5" in names and "step_by_step@50" in names
     parsed = [parse_variant_name(n) for n in names]
     assert {f for _, f in parsed} == {1.0, 0.5, 0.125} and {v for v, _ in parsed} == set(cfg.variants)
-    assert [variant_names(load_config("tiny", variants=[v], data_fractions=[f]))[0] for v, f in parsed] == names
+    assert [variant_name(v, f) for v, f in parsed] == names
     assert parse_variant_name("distill") == ("distill", 1.0) and parse_variant_name("distill@25") == ("distill", 0.25)
 
 

@@ -171,8 +171,8 @@ class Config:
     num_train_epochs: float = 30
     # every variant and data fraction gets the same number of updates: max_steps, or (max_steps <= 0)
     # num_train_epochs over the whole train split, whatever share of it a point trains on
-    max_steps: int = 40
-    eval_steps: int = 20
+    max_steps: int = 30
+    eval_steps: int = 30
     logging_steps: int = 10  # training loss logged every N steps; eval_steps must be a multiple of it
     warmup_steps: int | float = 0.1  # an int (steps) or a float in [0, 1) (share of all steps)
     weight_decay: float = 0.0
