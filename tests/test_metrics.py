@@ -102,3 +102,35 @@ def test_paired_comparison_sign_and_identity():
     assert flipped["diff"] == pytest.approx(-res["diff"]) and flipped["ci_high"] < 0 and flipped["share_a_better"] == 0.0
     same = M.paired_bootstrap("edit_similarity", preds_b, preds_b, refs, n_samples=200, seed=0)
     assert same["diff"] == 0 and same["ci_low"] == same["ci_high"] == 0 and same["p_value"] == 1.0
+
+
+# --------------------------------------------------------------------------- is_prose
+
+RATIONALE = "The missing code (1 line) calls table.remove. It uses i and slot.count, defined before the gap."
+
+
+def test_is_prose_flags_english_answers():
+    assert M.is_prose("The missing code has to call print and return the value.")
+    assert M.is_prose("The missing code (1 line) calls table.remove.")  # a rationale's sentence, no rationale given
+    echo, said = "It uses @slots.count defined before the gap", "It uses @slots.count, defined before the gap."
+    assert M.is_prose(echo, said) and not M.is_prose(echo)  # rule (a): an echo of the rationale, with a code mark in it
+
+
+def test_is_prose_leaves_code_comments_and_strings_alone():
+    assert not M.is_prose('print "Hello world, this is fine"')
+    assert not M.is_prose("-- returns the sum of the values in the list")
+    assert not M.is_prose('error "the value of this field is not a number"')
+    assert not M.is_prose("table.remove @slots, i if slot.count == 0", RATIONALE)  # names what the rationale names
+    assert not M.is_prose("for slot in *@slots", "The missing code (1 line) loops over each slot in @slots.")
+    assert not M.is_prose("is: (state) => @current == state", "It checks whether the state is the current state.")
+    assert not M.is_prose("sum")  # fewer than 4 words
+    assert not M.is_prose("import insert, sort from table")  # plain words, but no English function word
+
+
+def test_is_prose_has_almost_no_false_positives_on_the_sample_corpus():
+    from utils.config import REPO_ROOT
+
+    lines = [line for path in sorted((REPO_ROOT / "data" / "moonscript").glob("*.moon"))
+             for line in path.read_text().splitlines() if len(line.split()) > 3]
+    flagged = [line for line in lines if M.is_prose(line)]
+    assert len(lines) > 1000 and len(flagged) < 0.01 * len(lines), flagged  # the few: English inside multi-line [[ ]] strings

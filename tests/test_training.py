@@ -27,8 +27,14 @@ from utils.training import (
     StepByStepTrainer,
     apply_teacher_filter,
     build_task_dataset,
+    VARIANT_SPECS,
     load_training_data,
+    parse_variant_name,
+    train_subset,
     train_variant,
+    update_budget,
+    variant_name,
+    variant_names,
     teacher_filter_table,
     training_arguments,
     variant_spec,
@@ -257,12 +263,11 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_good_checkpoint(data, tm
 def test_missing_teacher_or_rationale_names_the_notebook(cfg, fim_dataset):
     with pytest.raises(UserError, match="03_teacher_generation"):
         load_training_data(cfg, ["distill"])
-    with pytest.raises(UserError, match="label_type='gold'"):
+    with pytest.raises(UserError, match="variants=finetune,finetune_explain"):
         load_training_data(cfg, ["distill"])
-    gold = load_config("tiny", artifacts_dir=cfg.artifacts_dir, run_name=cfg.run_name, label_type="gold")
-    assert "middle" in load_training_data(gold, ["finetune", "distill"])["train"].column_names  # falls back to gold
+    assert "middle" in load_training_data(cfg, ["finetune"])["train"].column_names  # true middles need no teacher
     with pytest.raises(UserError, match="04_rationale_generation"):
-        load_training_data(gold, ["step_by_step"])
+        load_training_data(cfg, ["finetune_explain"])
     save_stage(DatasetDict({s: fim_dataset[s].add_column("teacher_middle", list(fim_dataset[s]["middle"])) for s in fim_dataset}), stage_dir(cfg, "teacher"))
     with pytest.raises(UserError, match="04_rationale_generation"):
         load_training_data(cfg, ["step_by_step"])
@@ -274,8 +279,16 @@ def test_bad_settings_are_user_errors(tmp_path):
         training_arguments(load_config("tiny", eval_steps=7, logging_steps=5), tmp_path)
     with pytest.raises(UserError, match="variant"):
         variant_spec(load_config("tiny"), "distilbert")
-    with pytest.raises(UserError, match="label_type"):
-        variant_spec(load_config("tiny", label_type="silver"), "distill")
+    with pytest.raises(UserError, match="label_type.*removed.*finetune_explain"):
+        load_config("tiny", label_type="gold")
+    for fractions in ([0.5], [0, 1.0], [0.5, 1.5]):
+        with pytest.raises(UserError, match="data_fractions"):
+            load_config("tiny", data_fractions=fractions)
+    with pytest.raises(UserError, match="variants"):
+        load_config("tiny", variants=["finetune", "distil"])
+    for bad in ("distill@0", "distill@150", "distill@half", "step-by-step"):
+        with pytest.raises(UserError):
+            parse_variant_name(bad)
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="bf16"):
             training_arguments(load_config("tiny", bf16=True), tmp_path)
@@ -415,3 +428,68 @@ def test_teacher_filter_without_a_judgement_changes_nothing_and_reads_na(data):
     assert (teacher_filter_table(rows)["dropped"] == "n/a").all()
     with pytest.raises(UserError, match="teacher_filter"):
         load_config("tiny", teacher_filter="maybe")
+
+
+def test_the_2x2_variants_and_their_specs():
+    cfg = load_config("tiny")
+    assert cfg.variants == tuple(VARIANT_SPECS) == ("finetune", "finetune_explain", "distill", "step_by_step")
+    assert all(load_config(p).variants == cfg.variants for p in ("colab", "full"))
+    recipes = {v: (variant_spec(cfg, v).labels, variant_spec(cfg, v).explain) for v in cfg.variants}
+    assert recipes == {"finetune": ("gold", False), "finetune_explain": ("gold", True),
+                       "distill": ("teacher", False), "step_by_step": ("teacher", True)}
+    assert len({variant_spec(cfg, v).description for v in cfg.variants}) == 4
+    assert variant_spec(cfg, "distill@25").labels == "teacher" and variant_spec(cfg, "distill@25").fraction == 0.25
+
+
+def test_variant_names_and_parse_variant_name_round_trip():
+    cfg = load_config("tiny", data_fractions=[1.0, 0.125, 0.5])
+    names = variant_names(cfg)
+    assert names[:4] == list(cfg.variants) and len(names) == 12 and "distill@12.5" in names and "step_by_step@50" in names
+    parsed = [parse_variant_name(n) for n in names]
+    assert {f for _, f in parsed} == {1.0, 0.5, 0.125} and {v for v, _ in parsed} == set(cfg.variants)
+    assert [variant_name(v, f) for v, f in parsed] == names
+    assert parse_variant_name("distill") == ("distill", 1.0) and parse_variant_name("distill@25") == ("distill", 0.25)
+
+
+def test_data_fractions_are_nested_seeded_subsets_shared_by_every_variant(data, student):
+    _, tok = student
+    cfg = load_config("tiny", **FAST)
+    rows = data["train"]
+    ids = {f: set(train_subset(rows, f, cfg.seed)["id"]) for f in (0.25, 0.5, 1.0)}
+    assert ids[0.25] < ids[0.5] < ids[1.0] == set(rows["id"])
+    assert len(ids[0.25]) == math.ceil(0.25 * len(rows))
+    assert ids[0.5] != set(train_subset(rows, 0.5, cfg.seed + 1)["id"])  # seeded, not the first rows
+    counts = {v: build_task_dataset(train_subset(rows, 0.25, cfg.seed), tok, cfg, variant_spec(cfg, f"{v}@25"))[1]["rows_in"]
+              for v in cfg.variants}
+    assert set(counts.values()) == {len(ids[0.25])}
+
+
+def test_every_point_gets_the_same_number_of_updates(data, tmp_path):
+    cfg = load_config("tiny", artifacts_dir=str(tmp_path), max_steps=4, eval_steps=4, logging_steps=2,
+                      variants=["finetune", "step_by_step"], data_fractions=[0.25, 1.0], **FAST)
+    logs = {n: train_variant(cfg, n, data=_small(data, 24, 2)) for n in variant_names(cfg)}
+    saved = {n: json.loads((variant_dir(cfg, n) / "train_log.json").read_text()) for n in logs}
+    assert list(saved) == ["finetune", "step_by_step", "finetune@25", "step_by_step@25"]
+    assert {log["global_step"] for log in saved.values()} == {4}
+    assert {log["data"]["train"]["rows_in"] for n, log in saved.items() if "@" in n} == {6}
+    epochs = load_config("tiny", max_steps=-1, num_train_epochs=2, train_batch_size=8)
+    assert update_budget(epochs, 100) == 25  # epochs of the whole train split, whatever share a point trains on
+
+
+def test_same_settings_train_identical_weights_and_predictions(data, tmp_path):
+    from safetensors.torch import load_file
+
+    small = _small(data, 24, 2)
+    runs = []
+    for name in ("a", "b"):
+        cfg = load_config("tiny", artifacts_dir=str(tmp_path / name), max_steps=6, eval_steps=6, logging_steps=3,
+                          **{**FAST, "student_dropout": 0.1})  # dropout on: its randomness must be seeded too
+        train_variant(cfg, "step_by_step@50", data=small)
+        model, tok = load_trained(cfg, "step_by_step@50")
+        weights = load_file(str(variant_dir(cfg, "step_by_step@50") / "model.safetensors"))
+        runs.append((weights, generate_middles(model, tok, list(data["valid"]["student_input"][:6]), cfg)))
+    (w1, p1), (w2, p2) = runs
+    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert p1 == p2
+    assert not torch.are_deterministic_algorithms_enabled()  # switched on for training only
+

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from .config import Config, UserError, load_config, parse_overrides
+from .config import VARIANTS, Config, UserError, load_config, parse_overrides
 
 
 def _config(args: argparse.Namespace, **extra: object) -> Config:
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("train", help="train the student variants (notebook 05) without the notebook; torchrun / accelerate launch ready")
     common(p)
-    p.add_argument("--variants", nargs="+", choices=["finetune", "distill", "step_by_step"], help="default: the profile's variants")
+    p.add_argument("--variants", nargs="+", metavar="NAME",
+                   help=f"points to train: {', '.join(VARIANTS)}, optionally @<percent of train rows> (distill@25); "
+                        "default: every variant at every data fraction")
     p.add_argument("--retrain", action="store_true", help="train again even when an identical finished run is saved")
     p.set_defaults(func=cmd_train)
 

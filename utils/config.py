@@ -51,6 +51,12 @@ FIM_TOKENS = (EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD)
 # which is exactly what flan-t5 learned "a missing span goes here" means
 HOLE = "<extra_id_0>"
 
+# the distilling step-by-step paper's 2x2 (notebook 05): labels {true middle, teacher's middle} x rationales {no, yes}
+VARIANTS = ("finetune", "finetune_explain", "distill", "step_by_step")
+# settings that were removed, and what replaces them (a clear message instead of "unknown setting")
+REMOVED = {"label_type": "the 2x2 variants name their labels: finetune / finetune_explain train on the true middles, "
+                         "distill / step_by_step on the teacher's (choose with variants=...)"}
+
 
 def fim_prompt(prefix: str, suffix: str, mode: str = "psm") -> str:
     """santacoder's FIM prompt; the model continues it with the middle.
@@ -152,9 +158,10 @@ class Config:
     dry_run: bool = False  # estimate the cost only, send nothing
 
     # training (notebook 05)
-    variants: tuple[str, ...] = ("finetune", "distill", "step_by_step")
+    variants: tuple[str, ...] = VARIANTS  # any of VARIANTS; each trained on every share of data_fractions
+    # the data curve: each variant also trained on these shares of the train rows (nested seeded subsets, 1.0 = all)
+    data_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
     alpha: float = 0.5
-    label_type: str = "teacher"  # teacher | gold
     max_target_tokens: int = 128
     max_rationale_tokens: int = 128
     train_batch_size: int = 8
@@ -162,13 +169,16 @@ class Config:
     gradient_accumulation_steps: int = 1
     learning_rate: float = 3e-3
     num_train_epochs: float = 30
-    max_steps: int = 300  # > 0 overrides num_train_epochs: every variant gets the same number of updates
-    eval_steps: int = 50
+    # every variant and data fraction gets the same number of updates: max_steps, or (max_steps <= 0)
+    # num_train_epochs over the whole train split, whatever share of it a point trains on
+    max_steps: int = 30
+    eval_steps: int = 30
     logging_steps: int = 10  # training loss logged every N steps; eval_steps must be a multiple of it
     warmup_steps: int | float = 0.1  # an int (steps) or a float in [0, 1) (share of all steps)
     weight_decay: float = 0.0
     student_dropout: float | None = 0.0  # the student's dropout while fine-tuning (None: the model's own, 0.1 for flan-t5)
-    early_stopping_patience: int = 4
+    early_stopping_patience: int | None = None  # stop after N evaluations without progress (None: off, same budget for all)
+    deterministic: bool = True  # torch's deterministic algorithms while training (CPU; GPUs may refuse some ops or slow down)
     keep_checkpoints: bool = False  # keep models/<variant>/checkpoints/ once a variant has finished
     bf16: bool = False
     push_to_hub: bool = False
@@ -235,7 +245,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         student_dropout=None,
         eval_steps=100,
         logging_steps=10,
-        early_stopping_patience=3,
+        deterministic=False,
     ),
     # everything: the whole MoonScript part of The Stack
     "full": dict(
@@ -263,6 +273,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         eval_steps=500,
         logging_steps=50,
         bf16=True,
+        deterministic=False,
     ),
 }
 
@@ -361,7 +372,6 @@ _CHOICES = {
     "fim_mode": ("psm", "spm"),
     "teacher_backend": ("transformers", "openai"),
     "dtype": ("auto", "float32", "float16", "bfloat16"),
-    "label_type": ("teacher", "gold"),
     "teacher_filter": ("keep", "drop", "gold"),
 }
 
@@ -380,6 +390,8 @@ def _range_problem(name: str, value: Any) -> str | None:
         return "a number from 0 to 1"
     if name in ("top_p",) and not 0 < value <= 1:
         return "a number above 0, at most 1"
+    if name == "max_rationale_tokens" and value < 2:
+        return "2 or more (an explain label holds at least its opening mark and </s>)"
     if name == "learning_rate" and value <= 0:
         return "a number above 0"
     if name == "split_fractions" and (min(value) < 0 or value[0] <= 0 or abs(sum(value) - 1) > 1e-6):
@@ -388,8 +400,10 @@ def _range_problem(name: str, value: Any) -> str | None:
         return "a mapping of single_line, multi_line, random_span to weights of 0 or more, not all 0"
     if name == "warmup_steps" and (value < 0 or (not float(value).is_integer() and value >= 1)):
         return "a whole number of steps, or a share of all steps in [0, 1)"
-    if name == "variants" and set(value) - {"finetune", "distill", "step_by_step"}:
-        return "a list of finetune, distill, step_by_step"
+    if name == "variants" and (not value or set(value) - set(VARIANTS)):
+        return "a list of " + ", ".join(VARIANTS)
+    if name == "data_fractions" and (not all(0 < f <= 1 for f in value) or 1.0 not in value):
+        return "shares of the train rows, each above 0 and at most 1, 1.0 among them (e.g. 0.25,0.5,1.0)"
     return None
 
 
@@ -407,6 +421,8 @@ def load_config(profile: str = "tiny", run_name: str | None = None, **overrides:
     if run_name is not None:
         overrides = {"run_name": run_name, **overrides}
     for key, value in overrides.items():
+        if key in REMOVED:
+            raise UserError(f"setting {key!r} was removed: {REMOVED[key]}")
         if key not in types_:
             close = difflib.get_close_matches(key, types_, n=3)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""

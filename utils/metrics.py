@@ -21,6 +21,7 @@ sum(len(prediction)) / sum(len(reference)) in characters (1.0 = as long as the t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -292,3 +293,47 @@ def paired_bootstrap(
         va, vb = sa[:, 0], sb[:, 0]
         out.update(wins=int(np.sum(va > vb)), ties=int(np.sum(va == vb)), losses=int(np.sum(va < vb)))
     return out
+
+
+# --------------------------------------------------------------------------- prose where code belongs
+
+# string literals ("...", '...' not after a letter, [[...]] / [=[...]=]) and `--` comments: words there are code's, not prose
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|(?<![A-Za-z])\'(?:\\.|[^\'\\\n])*\'|\[(=*)\[.*?\]\1\]|--[^\n]*', re.S)
+# MoonScript's marks that English sentences do not use: assignment, arrows, `f(` calls, tables, \method, `@x.y` / `@x\y`
+# self access, :key (a sentence may say "(1 line)" or "calls @find_slot", so a lone `(` or `@name` is no mark)
+_CODE_MARKS = re.compile(r"=|->|=>|\w\(|\{|\\|@\w*[.\\[]\w|@\s|:[A-Za-z_]")
+# English function words that are not MoonScript keywords: a sentence has some, code almost never
+_ENGLISH = frozenset("the an is are was were be been it its this that these those of to by which so must has have "
+                     "what should would".split())
+_PLAIN_WORD = re.compile(r"[(\"'“]?[A-Za-z0-9][a-z0-9'’-]*[)\"'”]?[.,;:!?]?")  # "line)", "(1", "“Loads", "dog."
+
+
+def is_prose(prediction: str, rationale: str | None = None) -> bool:
+    """True when a predicted middle answers the predict task with English prose instead of code.
+
+    The rule, after string literals and `--` comments are removed (a sentence inside them is code's business):
+    at least 4 word tokens (whitespace-separated, holding a letter), at least one English function word that is
+    no MoonScript keyword ("the", "is", "of", ...), and either
+    (a) it echoes the rationale: at least 60% of its pairs of consecutive words occur as such in `rationale`
+    (pairs, not single words: a line of code names the identifiers its rationale names), or
+    (b) it reads as a sentence: no MoonScript marks (`=`, `->`, `=>`, `f(`, `{`, `\\`, `@a.b`, `:name`), words separated
+        by single spaces, at least 75% of its tokens plain words (a word or number, lowercase after its first letter, maybe
+        in brackets or quotes, with at most one punctuation mark after it), and it starts with a capital letter or one of the English words.
+    It can miss prose without function words ("Returns sum plus one") and flag a code line made of English words
+    ("x is the sum of it" is not MoonScript, so that case is rare).
+    """
+    text = _STRINGS_AND_COMMENTS.sub(" ", prediction)
+    tokens = text.split()
+    words = [w.lower() for w in re.findall(r"[A-Za-z]+", text)]
+    if sum(any(c.isalpha() for c in t) for t in tokens) < 4 or not _ENGLISH.intersection(words):
+        return False
+    if rationale:
+        said = [w.lower() for w in re.findall(r"[A-Za-z]+", rationale)]
+        pairs, known = list(zip(words, words[1:])), set(zip(said, said[1:]))
+        if sum(p in known for p in pairs) >= 0.6 * len(pairs):
+            return True
+    single_spaced = all("  " not in line.strip() and "\t" not in line.strip() for line in text.splitlines())
+    plain = sum(bool(_PLAIN_WORD.fullmatch(t)) for t in tokens) >= 0.75 * len(tokens)
+    opening = tokens[0][0].isupper() or tokens[0].lower() in _ENGLISH
+    return single_spaced and plain and opening and not _CODE_MARKS.search(text)
+

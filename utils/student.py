@@ -22,6 +22,9 @@ from .tokenization import SPACE, decode_ids, encode_batch, encode_text, make_cod
 
 UNTRAINED = "untrained"
 TASK_PREFIX = {"predict": "predict: ", "explain": "explain: "}
+# explain labels open with this sentinel and predict labels never do; decoding suppresses every sentinel, so a
+# predicted middle can never enter the mode in which the student learned to write English (the rationale's)
+EXPLAIN_MARK = "<extra_id_99>"
 
 
 def variant_dir(cfg: Config, variant: str) -> Path:

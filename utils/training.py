@@ -5,8 +5,11 @@ The student learns two tasks from the same example (Hsieh et al., 2023):
 - `predict: <prefix><extra_id_0><suffix>` -> the missing middle (the teacher's, or the true one);
 - `explain: <prefix><extra_id_0><suffix>` -> the rationale written for that segment;
 
-with loss `alpha * predict + (1 - alpha) * explain`. Two baselines share the code and the
-budget: `finetune` (true middles, predict only) and `distill` (teacher middles, predict only).
+with loss `alpha * predict + (1 - alpha) * explain`. The paper's 2x2 shares the code and the budget:
+labels {true middle, teacher's middle} x rationales {no, yes} = `finetune`, `finetune_explain`, `distill`,
+`step_by_step` (`VARIANT_SPECS`); each is also trained on nested shares of the train rows
+(`cfg.data_fractions`, names such as `distill@25`: `variant_names`, `parse_variant_name`), every point with
+the same number of updates, seed and settings.
 
 Both tasks of a batch go through the model in ONE forward pass (predict rows, then explain
 rows, told apart by a `task` column), so the loss is per-task token means of one graph:
@@ -55,14 +58,16 @@ from transformers import (
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
+    set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
 from .artifacts import load_merged, relative, save_figure, write_json
-from .config import HOLE, Config, UserError
-from .metrics import edit_similarity, exact_match, is_empty
+from .config import HOLE, VARIANTS, Config, UserError
+from .metrics import edit_similarity, exact_match, is_empty, is_prose
 from .models import torch_threads
 from .student import (
+    EXPLAIN_MARK,
     decode_batch,
     encode_inputs,
     generate_middles,
@@ -84,22 +89,54 @@ class Variant:
     """What one trained student learns: its predict labels and whether it also explains."""
 
     name: str
-    labels: str  # "gold" (the true middle) or "teacher" (the teacher's middle)
+    labels: str  # "gold" (the true middle) or "teacher" (the teacher's middle, after teacher_filter)
     explain: bool
     description: str
+    fraction: float = 1.0  # share of the train rows (a nested seeded subset)
+
+
+# the paper's 2x2: labels {true middle, teacher's middle} x rationales {no, yes}
+VARIANT_SPECS = {
+    "finetune": ("gold", False, "standard fine-tuning: the true middles, predict task only"),
+    "finetune_explain": ("gold", True, "fine-tuning with rationales: the true middles + the explain task"),
+    "distill": ("teacher", False, "standard distillation: the teacher's middles, predict task only"),
+    "step_by_step": ("teacher", True, "distilling step-by-step: the teacher's middles + the explain task"),
+}
+assert tuple(VARIANT_SPECS) == VARIANTS  # one list of names, in config (validation) and here (recipes)
+
+
+def variant_name(variant: str, fraction: float) -> str:
+    """`variant` trained on `fraction` of the train rows: the variant itself at 1.0, else `<variant>@<percent>`."""
+    return variant if fraction == 1.0 else f"{variant}@{fraction * 100:g}"
+
+
+def parse_variant_name(name: str) -> tuple[str, float]:
+    """(variant, fraction) of a trained point's name: `distill` -> ("distill", 1.0), `distill@25` -> ("distill", 0.25)."""
+    variant, _, percent = name.partition("@")
+    if variant not in VARIANT_SPECS:
+        raise UserError(f"unknown variant {variant!r}: choose among {', '.join(VARIANT_SPECS)} (optionally @<percent of train rows>)")
+    try:
+        fraction = float(percent) / 100 if percent else 1.0
+    except ValueError:
+        fraction = math.nan
+    if not 0 < fraction <= 1:
+        raise UserError(f"variant {name!r}: the part after @ is a percent of the train rows, above 0 and at most 100")
+    return variant, fraction
+
+
+def variant_names(cfg: Config) -> list[str]:
+    """Every point to train: the 2x2 (`cfg.variants`) on all train rows first, then each smaller fraction, largest first."""
+    fractions = sorted(set(cfg.data_fractions), reverse=True)
+    return [variant_name(v, f) for f in fractions for v in cfg.variants]
 
 
 def variant_spec(cfg: Config, name: str) -> Variant:
-    """The recipe of variant `name` (finetune, distill or step_by_step) under `cfg.label_type`."""
-    if cfg.label_type not in ("teacher", "gold"):
-        raise UserError(f"label_type={cfg.label_type!r}: use 'teacher' (the teacher's middles) or 'gold' (the true middles)")
-    if name == "finetune":
-        return Variant(name, "gold", False, "standard fine-tuning on the true middles (predict task only)")
-    if name == "distill":
-        return Variant(name, cfg.label_type, False, "standard distillation on the teacher's middles (predict task only)")
-    if name == "step_by_step":
-        return Variant(name, cfg.label_type, True, f"distilling step-by-step: predict the middle + explain the segment (alpha={cfg.alpha})")
-    raise UserError(f"unknown variant {name!r}: choose among finetune, distill, step_by_step")
+    """The recipe of point `name`: its variant's labels and tasks, and its share of the train rows."""
+    variant, fraction = parse_variant_name(name)
+    labels, explain, description = VARIANT_SPECS[variant]
+    description += f" (alpha={cfg.alpha})" if explain else ""
+    description += f", on {fraction:.0%} of the train rows" if fraction < 1 else ""
+    return Variant(name, labels, explain, description, fraction)
 
 
 def required_columns(cfg: Config, variants: tuple[str, ...] | list[str] | None = None) -> tuple[str, ...]:
@@ -118,8 +155,8 @@ def load_training_data(cfg: Config, variants: tuple[str, ...] | list[str] | None
     try:
         return load_merged(cfg, require=required_columns(cfg, variants))
     except UserError as err:
-        if "teacher_middle" in str(err) and cfg.label_type == "teacher":
-            raise UserError(f"{err} (or set label_type='gold' to train on the true middles instead)") from None
+        if "teacher_middle" in str(err):
+            raise UserError(f"{err} (or train variants=finetune,finetune_explain only: they need the true middles)") from None
         raise
 
 
@@ -208,15 +245,17 @@ def filter_applied(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
 def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None) -> tuple[Dataset, dict[str, int]]:
     """Tokenized training rows of `variant` (predict + optional explain); `variant=None`: predict vs the true middle (evaluation).
 
-    Teacher labels first go through `cfg.teacher_filter` (`apply_teacher_filter`). Rows with no label
-    (a teacher that answered nothing) are dropped; rows with no rationale keep the predict task only.
+    Explain labels are `EXPLAIN_MARK rationale </s>`. Teacher labels first go through `cfg.teacher_filter`
+    (`apply_teacher_filter`). Rows with no label (a teacher that answered nothing) are dropped; rows with no
+    rationale keep the predict task only.
     Every drop, replacement, fallback and truncation is counted.
     The result's `_fingerprint` follows from the rows', the tokenizer's and the settings'.
     """
     labels_from = "middle" if variant is None or variant.labels == "gold" else "teacher_middle"
+    mark = tokenizer.convert_tokens_to_ids(EXPLAIN_MARK)
     explain = variant is not None and variant.explain
     if labels_from not in rows.column_names:
-        raise UserError(f"the dataset has no {labels_from!r} column: run notebook 03_teacher_generation.ipynb first, or set label_type='gold'")
+        raise UserError(f"the dataset has no {labels_from!r} column: run notebook 03_teacher_generation.ipynb first, or train variants=finetune,finetune_explain only")
     if explain and "rationale" not in rows.column_names:
         raise UserError("the dataset has no 'rationale' column: run notebook 04_rationale_generation.ipynb first")
 
@@ -227,7 +266,8 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
         if explain:
             with_r = [i for i, keep in enumerate(_has_text(batch["rationale"])) if keep]
             expl_in, expl_in_cut = encode_inputs(tokenizer, [batch["student_input"][i] for i in with_r], "explain", cfg.student_max_input_tokens)
-            expl_lab, expl_lab_cut = encode_labels(tokenizer, [batch["rationale"][i] for i in with_r], cfg.max_rationale_tokens)
+            expl_lab, expl_lab_cut = encode_labels(tokenizer, [batch["rationale"][i] for i in with_r], cfg.max_rationale_tokens - 1)
+            expl_lab = [[mark] + ids for ids in expl_lab]  # the explain mode opens with EXPLAIN_MARK, which predict never emits
             n = len(inputs)
             out["expl_input_ids"], out["expl_labels"] = [[] for _ in range(n)], [[] for _ in range(n)]
             out["explain_input_truncated"], out["rationale_truncated"] = [False] * n, [False] * n
@@ -378,12 +418,13 @@ def make_compute_metrics(tokenizer: PreTrainedTokenizerBase) -> Callable[[EvalPr
 
 
 def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str, float]:
-    """Mean edit similarity, exact match and empty rate of predicted middles."""
+    """Mean edit similarity, exact match, empty rate and prose rate (English where code belongs) of predicted middles."""
     n = max(len(references), 1)
     return {
         "edit_similarity": sum(map(edit_similarity, predictions, references)) / n,
         "exact_match": sum(map(exact_match, predictions, references)) / n,
         "empty_rate": sum(map(is_empty, predictions)) / n,
+        "prose_rate": sum(map(is_prose, predictions)) / n,
     }
 
 
@@ -391,21 +432,49 @@ def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str,
 
 
 TRAIN_SETTINGS = (
-    "student", "teacher", "alpha", "label_type", "teacher_filter", "max_target_tokens", "max_rationale_tokens", "student_max_input_tokens",
+    "student", "teacher", "alpha", "teacher_filter", "max_target_tokens", "max_rationale_tokens", "student_max_input_tokens",
     "train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs", "max_steps", "eval_steps",
-    "logging_steps", "warmup_steps", "weight_decay", "student_dropout", "early_stopping_patience", "bf16", "seed",
+    "logging_steps", "warmup_steps", "weight_decay", "student_dropout", "early_stopping_patience", "bf16", "seed", "deterministic",
 )
 
 
-def _fingerprint(cfg: Config, spec: Variant, train: Dataset, valid: Dataset | None) -> str:
+def _fingerprint(cfg: Config, spec: Variant, train: Dataset, valid: Dataset | None, steps: int) -> str:
     """The key of a run: its settings and the `_fingerprint`s of its tokenized datasets (a change means: train again)."""
-    settings = [spec.name, spec.labels, spec.explain, {k: getattr(cfg, k) for k in TRAIN_SETTINGS}]
+    settings = [spec.name, spec.labels, spec.explain, spec.fraction, steps, {k: getattr(cfg, k) for k in TRAIN_SETTINGS}]
     data = [train._fingerprint, valid._fingerprint if valid is not None else None]
     return hashlib.sha256(json.dumps([settings, data], default=str).encode()).hexdigest()[:16]
 
 
+def update_budget(cfg: Config, full_train_rows: int) -> int:
+    """Optimizer updates of every point: `max_steps`, or (max_steps <= 0) `num_train_epochs` over the WHOLE train split."""
+    if cfg.max_steps > 0:
+        return cfg.max_steps
+    per_update = cfg.train_batch_size * PartialState().num_processes * cfg.gradient_accumulation_steps
+    return max(1, math.ceil(cfg.num_train_epochs * full_train_rows / per_update))
+
+
+def train_subset(rows: Dataset, fraction: float, seed: int) -> Dataset:
+    """The first `fraction` of a seeded shuffle of `rows` (original order kept): smaller shares nest in larger ones."""
+    if fraction >= 1:
+        return rows
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed)).tolist()
+    return rows.select(sorted(order[: max(1, math.ceil(fraction * len(rows)))]))
+
+
+@contextlib.contextmanager
+def deterministic(on: bool) -> Iterator[None]:
+    """torch's deterministic algorithms inside the block when `on`; the previous mode restored after."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(on or before)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 def training_arguments(
-    cfg: Config, output_dir: str | Path, has_valid: bool = True, resuming: bool = False, generation: GenerationConfig | None = None
+    cfg: Config, output_dir: str | Path, has_valid: bool = True, resuming: bool = False, generation: GenerationConfig | None = None,
+    max_steps: int | None = None,
 ) -> Seq2SeqTrainingArguments:
     """`Seq2SeqTrainingArguments` of a run: save every `eval_steps`; with a valid split also evaluate there and keep the best model."""
     if cfg.eval_steps % cfg.logging_steps:
@@ -421,7 +490,7 @@ def training_arguments(
         weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_steps,
         num_train_epochs=cfg.num_train_epochs,
-        max_steps=cfg.max_steps,
+        max_steps=max_steps if max_steps is not None else cfg.max_steps,
         bf16=cfg.bf16,
         eval_strategy="steps" if has_valid else "no",
         eval_steps=cfg.eval_steps,
@@ -439,7 +508,8 @@ def training_arguments(
         remove_unused_columns=False,  # the explain columns are not arguments of the model
         report_to="none",
         disable_tqdm=False,  # a progress bar even when transformers' logging was quietened (it follows the log level)
-        seed=cfg.seed,
+        seed=cfg.seed,  # dropout and the like
+        data_seed=cfg.seed,  # the order of the train rows
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available() or cfg.device == "cpu",
     )
@@ -449,7 +519,8 @@ def task_datasets(cfg: Config, spec: Variant, tok: PreTrainedTokenizerBase, data
     """Step 1, the data: tokenized train rows of `spec`, valid rows (None when the split is missing or empty), their counts."""
     if "train" not in data:
         raise UserError("the dataset has no 'train' split: run notebook 02_fim_segmentation.ipynb first")
-    train_ds, train_stats = build_task_dataset(data["train"], tok, cfg, spec)
+    train_ds, train_stats = build_task_dataset(train_subset(data["train"], spec.fraction, cfg.seed), tok, cfg, spec)
+    train_stats = {"fraction": spec.fraction, **train_stats}
     if len(train_ds) == 0:
         raise UserError(f"no training rows for {spec.name}: every label is empty (see notebook 03's empty-answer rate)")
     valid = data.get("valid")
@@ -508,14 +579,15 @@ def resume_point(ckpt_dir: Path, key: str, retrain: bool = False) -> str | None:
 
 def make_trainer(
     cfg: Config, spec: Variant, model: PreTrainedModel, tok: PreTrainedTokenizerBase, train_ds: Dataset, valid_ds: Dataset | None,
-    ckpt_dir: Path, resuming: bool, callbacks: list[TrainerCallback] | None = None,
+    ckpt_dir: Path, resuming: bool, callbacks: list[TrainerCallback] | None = None, max_steps: int | None = None,
 ) -> tuple[StepByStepTrainer, NanLossCallback]:
-    """Step 3: the trainer of one variant (NaN guard; early stopping when there is a valid split; one compact progress bar)."""
+    """Step 3: the trainer of one variant (NaN guard; early stopping if set and there is a valid split; one compact progress bar)."""
     nan_guard = NanLossCallback()
-    stopping = [EarlyStoppingCallback(cfg.early_stopping_patience)] if valid_ds is not None else []
+    patience = cfg.early_stopping_patience
+    stopping = [EarlyStoppingCallback(patience)] if valid_ds is not None and patience is not None else []
     trainer = StepByStepTrainer(
         model=model,
-        args=training_arguments(cfg, ckpt_dir, valid_ds is not None, resuming, generation_config(tok, cfg)),
+        args=training_arguments(cfg, ckpt_dir, valid_ds is not None, resuming, generation_config(tok, cfg), max_steps),
         data_collator=StepByStepCollator(tok, model=model),
         train_dataset=train_ds,
         eval_dataset=valid_ds,
@@ -554,6 +626,7 @@ def save_and_log(
     log = {
         "variant": spec.name,
         "description": spec.description,
+        "fraction": spec.fraction,
         "labels": spec.labels,
         "tasks": ["predict", "explain"] if spec.explain else ["predict"],
         "alpha": trainer.alpha,
@@ -595,22 +668,25 @@ def train_variant(
     callbacks: list[TrainerCallback] | None = None,
     retrain: bool = False,
 ) -> dict[str, Any]:
-    """Train one variant (or reuse a finished identical run), save it to models/<variant>/, return its train log.
+    """Train one point (a variant, maybe on a share of the rows: `distill@25`), save it to models/<name>/, return its train log.
 
-    Resumes from the newest readable checkpoint in models/<variant>/checkpoints/ when a run with
-    the same settings and data was interrupted. Works unchanged under torchrun / accelerate launch.
+    Every point gets `update_budget` updates and the same seed. Resumes from the newest readable checkpoint in
+    models/<name>/checkpoints/ when a run with the same settings and data was interrupted. Works unchanged under
+    torchrun / accelerate launch.
     """
     spec = variant_spec(cfg, variant)
     data = data if data is not None else load_training_data(cfg, [variant])
+    set_seed(cfg.seed)  # before the model exists: nothing random escapes the seed
     model, tok = prepare_student(cfg)
     train_ds, valid_ds, stats = task_datasets(cfg, spec, tok, data)
-    key = _fingerprint(cfg, spec, train_ds, valid_ds)
+    steps = update_budget(cfg, len(data["train"]))
+    key = _fingerprint(cfg, spec, train_ds, valid_ds, steps)
     ckpt_dir = variant_dir(cfg, variant) / "checkpoints"
     if not retrain and (done := finished_run(variant_dir(cfg, variant), key)):
         return done
-    with torch_threads(cfg.torch_threads):
+    with torch_threads(cfg.torch_threads), deterministic(cfg.deterministic):
         last = resume_point(ckpt_dir, key, retrain)
-        trainer, nan_guard = make_trainer(cfg, spec, model, tok, train_ds, valid_ds, ckpt_dir, last is not None, callbacks)
+        trainer, nan_guard = make_trainer(cfg, spec, model, tok, train_ds, valid_ds, ckpt_dir, last is not None, callbacks, steps)
         start = time.time()
         result = trainer.train(resume_from_checkpoint=last)
         _stop_on_nan(cfg, variant, nan_guard, ckpt_dir)
@@ -619,8 +695,8 @@ def train_variant(
 
 
 def train_variants(cfg: Config, variants: tuple[str, ...] | list[str] | None = None, retrain: bool = False) -> dict[str, dict[str, Any]]:
-    """Train each variant of `cfg.variants` (same data, same budget); return their train logs by name."""
-    variants = list(variants or cfg.variants)
+    """Train each point of `variant_names(cfg)` (or `variants`): same data, same budget; return their train logs by name."""
+    variants = list(variants or variant_names(cfg))
     data = load_training_data(cfg, variants)
     return {v: train_variant(cfg, v, data=data, retrain=retrain) for v in variants}
 
@@ -637,6 +713,7 @@ def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
             {
                 "variant": name,
                 "labels": log["labels"],
+                "train rows": log["data"]["train"]["rows"],
                 "tasks": " + ".join(log["tasks"]),
                 "steps": log["global_step"],
                 "best step": log["best_step"],
@@ -644,10 +721,19 @@ def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "valid edit sim": best.get("edit_similarity"),
                 "valid exact match": best.get("exact_match"),
                 "valid empty rate": best.get("empty_rate"),
+                "valid prose rate": best.get("prose_rate"),
                 "train s": log["train_seconds"],
             }
         )
     return pd.DataFrame(rows).set_index("variant")
+
+
+def data_curve(logs: dict[str, dict[str, Any]], metric: str = "edit_similarity") -> pd.DataFrame:
+    """Valid `metric` of the kept model: one row per variant, one column per share of the train rows (the paper's curve)."""
+    points = [(*parse_variant_name(name), log.get("best", {}).get(metric)) for name, log in logs.items()]
+    table = pd.DataFrame(points, columns=["variant", "fraction", metric]).pivot(index="variant", columns="fraction", values=metric)
+    table.columns = [f"{f:.0%} of train" for f in table.columns]
+    return table.reindex([v for v in VARIANTS if v in table.index])
 
 
 def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None) -> "Figure":
@@ -730,7 +816,8 @@ def push_variant(cfg: Config, variant: str, folder: Path) -> str:
     """Upload a saved variant (weights, tokenizer, model card, train log) to the hub; return the repo id."""
     if not cfg.hub_model_id:
         raise UserError("push_to_hub=True needs hub_model_id, e.g. 'your-name/flan-t5-small-moonscript'")
-    repo_id = cfg.hub_model_id if len(cfg.variants) == 1 else f"{cfg.hub_model_id}-{variant.replace('_', '-')}"
+    single = len(variant_names(cfg)) == 1
+    repo_id = cfg.hub_model_id if single else f"{cfg.hub_model_id}-{variant.replace('_', '-').replace('@', '-')}"
     try:
         api = HfApi()
         api.create_repo(repo_id, exist_ok=True)
