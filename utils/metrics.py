@@ -307,6 +307,16 @@ def paired_bootstrap(
     return paired_bootstrap_stats(metric, sa, sb, n_samples, seed, confidence, groups)
 
 
+def _p_value(diffs: np.ndarray, diff: float) -> float:
+    """sacrebleu's paired p-value: resampled differences centred on their mean against the observed one (NaN: no values)."""
+    if np.isnan(diff) or not len(diffs):
+        return float("nan")
+    if diff == 0:
+        return 1.0
+    centred = np.abs(diffs - np.nanmean(diffs))
+    return float((np.sum(centred >= abs(diff)) + 1) / (len(diffs) + 1))
+
+
 def paired_bootstrap_stats(metric: str, sa: np.ndarray, sb: np.ndarray, n_samples: int = 1000, seed: int = 42,
                            confidence: float = 0.95, groups: Sequence | None = None) -> dict:
     """`paired_bootstrap` on sufficient statistics (also those of precomputed values: `value_stats`)."""
@@ -318,9 +328,7 @@ def paired_bootstrap_stats(metric: str, sa: np.ndarray, sb: np.ndarray, n_sample
     diffs = np.concatenate(diffs) if diffs else np.array([])
     diff = a - b
     low, high = _interval(diffs, confidence)
-    centred = np.abs(diffs - np.nanmean(diffs)) if len(diffs) else diffs
-    p = float((np.sum(centred >= abs(diff)) + 1) / (len(diffs) + 1)) if diff != 0 else 1.0
-    p = float("nan") if np.isnan(diff) else p
+    p = _p_value(diffs, diff)
     out = dict(metric=metric, n=len(sa), n_groups=int(len(set(codes))), a=a, b=b, diff=diff, ci_low=low, ci_high=high,
                share_a_better=float(np.mean(diffs > 0)) if len(diffs) else float("nan"), p_value=p)
     if metric in _ELEMENTWISE or metric in PRECOMPUTED:
