@@ -126,11 +126,14 @@ def test_headline_table_and_paired(evaluation):
     assert lines[0].startswith("| system | EM |") and len(lines) == 2 + 3
     assert "step_by_step" in table and "[" in table
     pairs = evaluation.paired
-    assert {(a, b) for a, b in zip(pairs.system_a, pairs.system_b)} == {("step_by_step", "untrained"), ("step_by_step", "teacher")}
-    same = pairs[(pairs.system_b == "untrained") & (pairs.metric == "edit_similarity")].iloc[0]
+    assert {(a, b) for a, b in zip(pairs.system_a, pairs.system_b)} == {
+        ("untrained", "teacher"), ("step_by_step", "teacher"), ("step_by_step", "untrained")}  # every pair, the teacher included
+    assert set(pairs.metric) == set(E.PAIRED_METRICS)
+    same = pairs[(pairs.system_a == "step_by_step") & (pairs.system_b == "untrained") & (pairs.metric == "edit_similarity")].iloc[0]
     assert same["diff"] == pytest.approx(0.0)  # the saved variant is the untrained student: identical outputs
-    assert "step_by_step - untrained, edit sim: +0.000" in E.paired_summary(pairs)
-    assert "no difference" in E.paired_summary(pairs).splitlines()[0]
+    assert same.n_groups == 4 and same.n == 12
+    assert ("step_by_step vs untrained on edit sim: +0.000 [+0.000, +0.000], no difference detected at this size "
+            "(4 files, 12 examples)") in E.paired_summary(pairs)
 
 
 def test_error_analysis_and_viewer(evaluation):
@@ -192,7 +195,8 @@ def test_run_with_only_finetune_reports_what_exists(tmp_path, fim_dataset, capsy
     result = E.evaluate(cfg, efficiency=False, progress=False)
     assert "not evaluated: distill, step_by_step" in capsys.readouterr().out
     assert set(result.predictions.system) == {"teacher", "untrained", "finetune"}
-    assert set(zip(result.paired.system_a, result.paired.system_b)) == {("finetune", "untrained")}
+    assert set(zip(result.paired.system_a, result.paired.system_b)) == {("untrained", "teacher"), ("finetune", "teacher"),
+                                                                        ("finetune", "untrained")}
     pairs = [(a, b) for a, b in [("step_by_step", "untrained")] if a in E.list_systems(cfg)]  # notebook 06's pairs
     assert "no paired comparison" in E.paired_summary(E.paired_comparisons(result.predictions, pairs, cfg))
 
@@ -240,6 +244,66 @@ def test_without_a_parser_parses_reads_na_and_the_rest_is_unchanged(run_cfg, eva
         b = before[(before.system == "teacher") & (before.metric == metric)].set_index("span_type").value
         assert (a == b).all(), metric
     table = E.headline_table(results)
-    assert table.splitlines()[2].split(" | ")[-1].rstrip(" |") == "n/a"
+    header, _, teacher = table.splitlines()
+    cells = dict(zip(header.strip("| ").split(" | "), teacher.strip("| ").split(" | ")))
+    assert cells["parses"] == "n/a"
     assert set(E.parse_outcomes(preds).columns) <= {"exact", "differs (not judged)"}
     assert E.parse_contrast(preds, None, None) == {} and "no parser" in E.parse_contrast_html({})
+
+
+def _paired_row(low: float, high: float, diff: float) -> dict:
+    return dict(system_a="distill", system_b="finetune", metric="edit_similarity", diff=diff, ci_low=low, ci_high=high,
+                n=40, n_groups=4)
+
+
+def test_paired_verdict_names_a_difference_only_when_the_interval_excludes_zero():
+    assert E.paired_verdict(_paired_row(0.02, 0.10, 0.06)) == "distill scores higher than finetune on edit sim by 0.060 [0.020, 0.100]"
+    assert E.paired_verdict(_paired_row(-0.10, -0.02, -0.06)) == "finetune scores higher than distill on edit sim by 0.060 [0.020, 0.100]"
+    spans = E.paired_verdict(_paired_row(-0.01, 0.10, 0.05))
+    assert spans == ("distill vs finetune on edit sim: +0.050 [-0.010, +0.100], no difference detected at this size "
+                     "(4 files, 40 examples)")
+    assert "higher" not in spans and "better" not in spans
+
+
+def _curve_results() -> pd.DataFrame:
+    rows = [("teacher", 0.9), ("untrained", 0.1), ("distill@25", 0.2), ("distill@50", 0.3), ("distill", 0.5), ("step_by_step", 0.4)]
+    return pd.DataFrame([dict(system=s, kind="quality", metric="edit_similarity", span_type="all", n=12, value=v,
+                              ci_low=v - 0.05, ci_high=v + 0.05) for s, v in rows])
+
+
+def test_data_curve_plots_what_exists_and_names_what_is_missing(tmp_path):
+    results = _curve_results()
+    points = E.curve_points(results)
+    assert points[points.variant == "distill"].percent.tolist() == [25, 50, 100]
+    assert E.missing_curve_points(results) == [
+        "finetune@25", "finetune@50", "finetune", "finetune_explain@25", "finetune_explain@50", "finetune_explain",
+        "step_by_step@25", "step_by_step@50"]
+    assert E.data_curve_note(results).startswith("8 of 12 data-curve points are not trained")
+    fig = E.plot_data_curve(results, "edit_similarity", tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0 and len(fig.axes[0].get_lines()) >= 2
+    summary = E.data_curve_summary(results)
+    assert "- distill: edit sim 0.200 [0.150, 0.250] with 25% of the data, 0.500 [0.450, 0.550] with 100%: the intervals do not overlap" in summary
+    assert "- step_by_step: one point only" in summary
+    empty = E.plot_data_curve(results[results.system == "teacher"], "edit_similarity", tmp_path / "none.png")
+    assert "no trained model" in empty.axes[0].texts[0].get_text()
+
+
+def test_wrong_task_column_and_failure_mode(evaluation):
+    preds = evaluation.predictions
+    assert "wrong_task" in preds and preds["wrong_task"].isin([0.0, 1.0]).all()
+    wide = E.results_wide(evaluation.results)
+    assert "wrong_task" in wide.columns and "[" in wide.loc["teacher", "wrong_task"]
+    assert "wrong task" in evaluation.table().splitlines()[0]
+    prose = preds[preds.system == "teacher"].head(2).assign(prediction="This loop adds every price to the total.",
+                                                            exact_match=0.0, wrong_task=1.0)
+    assert E.failure_modes(prose, "teacher").loc["answers with prose", "total"] == 2
+    examples = pd.DataFrame({"rationale": ["The loop sums the prices of the items in the cart.", None]})
+    assert E.wrong_task_values(["sums the prices of the items", "x = 1"], examples) == [1.0, 0.0]
+
+
+def test_headline_without_timings_and_sentences_from_results(evaluation):
+    quality = E.headline_table(evaluation.results, timings=False)
+    assert "p50 ms" not in quality and "speedup" not in quality and "params" in quality
+    lines = E.span_type_summary(evaluation.results).splitlines()
+    assert len(lines) == 3 and lines[0].startswith("- teacher: ")
+    assert "teacher" in E.size_note(evaluation.efficiency) and "parameters" in E.size_note(evaluation.efficiency)

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REAL_MOONSCRIPT
 from utils.config import REPO_ROOT, STUDENT_HUB_ID, TEACHER_HUB_ID, load_config
-from utils.inspection import REAL_CONFIGS, count_parameters, describe, diff_html, kv_cache_bytes, roundtrip_report
+from utils.inspection import REAL_CONFIGS, count_parameters, describe, diff_html, kv_cache_bytes, kv_cache_table, roundtrip_report
 
 
 def test_real_sizes_from_meta_device():
@@ -22,6 +22,14 @@ def test_architecture_facts():
     from transformers import GPTBigCodeConfig
 
     assert kv_cache_bytes(GPTBigCodeConfig(**mha), 100) == 16 * kv_cache_bytes(REAL_CONFIGS[TEACHER_HUB_ID], 100)
+
+
+def test_kv_cache_table_shows_what_multi_query_saves():
+    table = kv_cache_table({"santacoder": REAL_CONFIGS[TEACHER_HUB_ID], "flan-t5-small": REAL_CONFIGS[STUDENT_HUB_ID]})
+    assert list(table.index) == ["santacoder", "santacoder, multi-head (comparison)", "flan-t5-small"]
+    mib = table["KV cache, 2048 tokens, 16-bit (MiB)"]
+    assert mib["santacoder, multi-head (comparison)"] == 16 * mib["santacoder"] == 384.0
+    assert table.loc["santacoder, multi-head (comparison)", "key/value heads"] == "16 (multi-head)"
 
 
 def test_diff_html_marks_lost_whitespace():

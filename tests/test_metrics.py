@@ -134,3 +134,49 @@ def test_is_prose_has_almost_no_false_positives_on_the_sample_corpus():
              for line in path.read_text().splitlines() if len(line.split()) > 3]
     flagged = [line for line in lines if M.is_prose(line)]
     assert len(lines) > 1000 and len(flagged) < 0.01 * len(lines), flagged  # the few: English inside multi-line [[ ]] strings
+
+
+def _clustered(n_files: int = 4, per_file: int = 10) -> tuple[np.ndarray, list[str]]:
+    """Scores that depend mostly on their file (as holes from the same file do), and each example's file."""
+    rng = np.random.default_rng(0)
+    means = np.linspace(0.1, 0.9, n_files)
+    values = np.repeat(means, per_file) + rng.normal(0, 0.02, n_files * per_file)
+    return values, [f"file{i}" for i in range(n_files) for _ in range(per_file)]
+
+
+def test_cluster_bootstrap_is_wider_on_clustered_scores():
+    values, files = _clustered()
+    _, lo, hi = M.mean_ci(values)
+    _, clo, chi = M.mean_ci(values, groups=files)
+    assert chi - clo > 2 * (hi - lo)  # 4 files are far fewer independent draws than 40 examples
+
+
+def test_cluster_bootstrap_with_one_file_per_example_is_the_example_bootstrap():
+    values, _ = _clustered()
+    own = [f"f{i}" for i in range(len(values))]
+    assert M.mean_ci(values, groups=own) == M.mean_ci(values)
+    preds, refs = ["a", "ab", "abc", "x"] * 3, ["a", "abc", "abc", "y"] * 3
+    assert M.bootstrap_ci("chrf", preds, refs, 200, groups=list(range(12))) == M.bootstrap_ci("chrf", preds, refs, 200)
+
+
+def test_paired_bootstrap_by_file_is_wider_and_counts_files():
+    values, files = _clustered()
+    sa, sb = M.value_stats(values), M.value_stats(np.clip(values - 0.05 + np.repeat([0.1, -0.1, 0.1, -0.1], 10), 0, 1))
+    flat = M.paired_bootstrap_stats("parses", sa, sb)
+    by_file = M.paired_bootstrap_stats("parses", sa, sb, groups=files)
+    assert by_file["n_groups"] == 4 and flat["n_groups"] == 40 and by_file["n"] == 40
+    assert by_file["ci_high"] - by_file["ci_low"] > flat["ci_high"] - flat["ci_low"]
+    assert by_file["diff"] == pytest.approx(flat["diff"])
+
+
+def test_score_system_intervals_by_file():
+    values, files = _clustered()
+    preds = refs = ["x"] * len(values)
+    rows = M.score_system(preds, refs, metrics=("parses",), precomputed={"parses": values}, groups=files)
+    assert rows[0]["n_groups"] == 4 and rows[0]["ci_high"] - rows[0]["ci_low"] > 0.3
+
+
+def test_is_prose_and_wrong_task_metric():
+    assert M.is_prose("This function adds the price of each item to the total.")
+    assert not M.is_prose("  total += item.price\n") and not M.is_prose("")
+    assert "wrong_task" in M.PRECOMPUTED and M.METRICS["wrong_task"][1] is False

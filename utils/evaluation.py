@@ -5,7 +5,7 @@ student before any training, with the code-safe tokenizer so that it is at least
 write code), and every trained variant found under `artifacts/<run>/models/` (05).
 
 Report (artifacts/<run>/report/): results.csv and results.json (one row per system x
-metric x span type, 'all' included, with a bootstrap 95% interval), efficiency.csv,
+metric x span type, 'all' included, with a 95% interval from a bootstrap over source files), efficiency.csv,
 paired.csv, predictions.parquet (one row per example x system with per-example scores),
 results.md (the headline table) and PNG charts.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import html
+import itertools
 import json
 import threading
 import time
@@ -42,21 +43,25 @@ from .models import load_teacher, pick_device, pick_dtype, resolve, sync, torch_
 from .parser import NO_PARSER_HINT, Parser
 from .student import UNTRAINED, generate_middles, load_system, variant_dir
 from .teacher import generate_middles as teacher_generate_middles
+from .training import parse_variant_name, variant_names
 
 if TYPE_CHECKING:
     import ipywidgets
     from matplotlib.figure import Figure
 
 TEACHER = "teacher"
-VARIANTS = ("finetune", "distill", "step_by_step")
+VARIANTS = ("finetune", "finetune_explain", "distill", "step_by_step")
+CURVE_PERCENTS = (25, 50, 100)  # the data curve's points: `<variant>@25`, `<variant>@50` and the plain name
 QUALITY_METRICS = tuple(M.METRICS)
 EFFICIENCY_METRICS = (
     "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "speedup",
     "max_new_tokens",
 )
-HEADLINE_METRICS = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "bleu", "first_line_em", "empty_rate", "parses")
+HEADLINE_METRICS = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "bleu", "first_line_em", "empty_rate", "parses",
+                    "wrong_task")
+TIMING_METRICS = ("latency_p50_ms", "speedup")  # the headline's timing columns: never beside quality in a compared cell
 REBUILD_FIELDS = ("source", "segment_start", "prefix", "middle", "suffix")  # what `fim.rebuild` needs of a row
-PAIRED_METRICS = ("edit_similarity", "exact_match", "chrf")
+PAIRED_METRICS = ("edit_similarity", "exact_match", "chrf", "parses")
 LENGTH_BUCKETS = ((1, 1, "1 line"), (2, 3, "2-3 lines"), (4, 10**9, "4+ lines"))
 
 
@@ -84,10 +89,16 @@ def length_bucket(lines: int) -> str:
 
 
 def find_variants(cfg: Config) -> list[str]:
-    """Trained student variants under artifacts/<run>/models/ (those of cfg.variants first, in order)."""
+    """Trained student variants under artifacts/<run>/models/ (those of `training.variant_names(cfg)` first, in order)."""
     root = stage_dir(cfg, "models")
     found = sorted(p.name for p in root.glob("*") if (p / "config.json").exists()) if root.exists() else []
-    return [v for v in cfg.variants if v in found] + [v for v in found if v not in cfg.variants]
+    expected = variant_names(cfg)
+    return [v for v in expected if v in found] + [v for v in found if v not in expected]
+
+
+def is_curve_point(system: str) -> bool:
+    """True for a data-curve point (`distill@25`): a variant trained on part of the training data."""
+    return system not in (TEACHER, UNTRAINED) and parse_variant_name(system)[1] < 1.0
 
 
 def list_systems(cfg: Config) -> list[str]:
@@ -132,6 +143,12 @@ def true_middle_parses(examples: pd.DataFrame, files: dict[str, str] | None, par
     return float(np.mean(values)) if values else float("nan")
 
 
+def wrong_task_values(middles: Sequence[str], examples: pd.DataFrame) -> list[float]:
+    """Per example: 1.0 when the middle answers with prose (`metrics.is_prose`, given the example's rationale from 04 if any)."""
+    rationales = examples["rationale"].tolist() if "rationale" in examples else [None] * len(middles)
+    return [float(M.is_prose(m, r if isinstance(r, str) else None)) for m, r in zip(middles, rationales)]
+
+
 def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
     """Long table: one row per example x system with the prediction and its per-example scores (`parses` included)."""
     systems = list(systems or list_systems(cfg))
@@ -149,6 +166,7 @@ def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[s
         for name, values in M.per_example_scores(preds, examples["middle"].tolist()).items():
             part[name] = values
         part["parses"] = parse_values(examples, preds, files, parser)
+        part["wrong_task"] = wrong_task_values(preds, examples)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
 
@@ -157,51 +175,79 @@ def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[s
 
 
 def score_predictions(predictions: pd.DataFrame, cfg: Config, metrics: Sequence[str] = QUALITY_METRICS) -> pd.DataFrame:
-    """One row per system x metric x span type ('all' included): value and bootstrap 95% interval."""
+    """One row per system x metric x span type ('all' included): value and 95% interval, bootstrapped by source file."""
     rows = []
     for system, part in predictions.groupby("system", sort=False):
         precomputed = {m: part[m].tolist() for m in M.PRECOMPUTED if m in part}
         for row in M.score_system(part["prediction"].tolist(), part["middle"].tolist(), part["span_type"].tolist(),
-                                  metrics, n_samples=cfg.bootstrap_samples, seed=cfg.seed, precomputed=precomputed):
+                                  metrics, n_samples=cfg.bootstrap_samples, seed=cfg.seed, precomputed=precomputed,
+                                  groups=_files(part)):
             rows.append({"system": system, "kind": "quality", **row})
     return pd.DataFrame(rows)
 
 
+def _files(part: pd.DataFrame) -> list[str] | None:
+    """The source file of each row: the bootstrap's clusters (None without a source column: examples as independent)."""
+    return part["source"].tolist() if "source" in part else None
+
+
 def default_pairs(systems: Sequence[str]) -> list[tuple[str, str]]:
-    """The comparisons worth making among `systems`: step-by-step against each baseline, etc."""
-    wanted = [("step_by_step", UNTRAINED), ("step_by_step", "distill"), ("step_by_step", "finetune"),
-              ("distill", UNTRAINED), ("finetune", UNTRAINED), ("step_by_step", TEACHER)]
-    return [(a, b) for a, b in wanted if a in systems and b in systems]
+    """Every pair of the compared systems (teacher included, data-curve points left out), the later one first: (A, B) for A - B."""
+    main = [s for s in systems if not is_curve_point(s)]
+    return [(a, b) for b, a in itertools.combinations(main, 2)]
+
+
+def _paired_stats(wide: pd.DataFrame, system: str, metric: str, refs: list[str]) -> np.ndarray:
+    """Sufficient statistics of `system` on `metric`, from its predictions or its precomputed per-example values."""
+    if metric in M.PRECOMPUTED:
+        return M.value_stats(wide[(metric, system)].tolist())
+    return M.sufficient_stats(metric, wide[("prediction", system)].tolist(), refs)
 
 
 def paired_comparisons(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str]], cfg: Config,
                        metrics: Sequence[str] = PAIRED_METRICS) -> pd.DataFrame:
-    """Paired bootstrap A - B on the same test examples for each pair and metric (no pairs: an empty table with the columns)."""
+    """Paired bootstrap A - B over source files (whole files resampled) for each pair and metric, with a verdict."""
     if not len(pairs) or not len(predictions):
-        return pd.DataFrame(columns=["system_a", "system_b", "metric", "diff", "ci_low", "ci_high", "p_value"])
-    wide = predictions.pivot(index="id", columns="system", values="prediction")
-    refs = predictions.drop_duplicates("id").set_index("id").loc[wide.index, "middle"].tolist()
+        return pd.DataFrame(columns=["system_a", "system_b", "metric", "diff", "ci_low", "ci_high", "p_value", "verdict"])
+    metrics = [m for m in metrics if m not in M.PRECOMPUTED or m in predictions]
+    values = ["prediction", *[m for m in metrics if m in M.PRECOMPUTED]]
+    wide = predictions.pivot(index="id", columns="system", values=values)
+    first = predictions.drop_duplicates("id").set_index("id").loc[wide.index]
+    refs, files = first["middle"].tolist(), _files(first)
     rows = []
     for a, b in pairs:
         for metric in metrics:
-            res = M.paired_bootstrap(metric, wide[a].tolist(), wide[b].tolist(), refs, cfg.bootstrap_samples, cfg.seed)
-            rows.append({"system_a": a, "system_b": b, **res})
+            res = M.paired_bootstrap_stats(metric, _paired_stats(wide, a, metric, refs), _paired_stats(wide, b, metric, refs),
+                                           cfg.bootstrap_samples, cfg.seed, groups=files)
+            row = {"system_a": a, "system_b": b, **res}
+            rows.append({**row, "verdict": paired_verdict(row)})
     return pd.DataFrame(rows)
 
 
+def _signed(value: float, metric: str) -> str:
+    """A difference in its metric's format with its sign (chrF on 0-100: one decimal; shares: three)."""
+    return f"{value:+.1f}" if metric in ("chrf", "bleu") else f"{value:+.3f}"
+
+
+def paired_verdict(row: dict | pd.Series) -> str:
+    """The sentence a paired difference allows: a named difference only when its interval excludes zero."""
+    a, b, metric, d, low, high = (row[k] for k in ("system_a", "system_b", "metric", "diff", "ci_low", "ci_high"))
+    label = M.METRICS[metric][0]
+    if pd.isna(d) or pd.isna(low):
+        return f"{a} vs {b} on {label}: not measured (no values)"
+    if low > 0 or high < 0:
+        hi, lo, d, low, high = (a, b, d, low, high) if low > 0 else (b, a, -d, -high, -low)
+        return f"{hi} scores higher than {lo} on {label} by {_signed(d, metric)[1:]} [{_signed(low, metric)[1:]}, {_signed(high, metric)[1:]}]"
+    n_files = row["n_groups"] if "n_groups" in row and not pd.isna(row["n_groups"]) else "?"
+    return (f"{a} vs {b} on {label}: {_signed(d, metric)} [{_signed(low, metric)}, {_signed(high, metric)}], "
+            f"no difference detected at this size ({n_files} files, {row['n']} examples)")
+
+
 def paired_summary(paired: pd.DataFrame, metric: str = "edit_similarity") -> str:
-    """One plain sentence per compared pair on `metric`: the difference, its interval and the verdict."""
+    """One plain sentence per compared pair on `metric` (`paired_verdict`): a difference only where the interval excludes zero."""
     if "metric" not in paired or not (paired.metric == metric).any():
         return f"no paired comparison on {M.METRICS[metric][0]}: fewer than two of the compared systems were evaluated"
-    lines = []
-    for _, r in paired[paired.metric == metric].iterrows():
-        if r.ci_low > 0 or r.ci_high < 0:
-            verdict = f"{r.system_a if r['diff'] > 0 else r.system_b} is better on these examples"
-        else:
-            verdict = "no difference this test set can show"
-        lines.append(f"{r.system_a} - {r.system_b}, {M.METRICS[metric][0]}: {r['diff']:+.3f} "
-                     f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p = {r.p_value:.3f}: {verdict}")
-    return "\n".join(lines)
+    return "\n".join(paired_verdict(r) for _, r in paired[paired.metric == metric].iterrows())
 
 
 # --------------------------------------------------------------------------- efficiency
@@ -409,9 +455,10 @@ def results_wide(results: pd.DataFrame, span_type: str = "all", with_ci: bool = 
     return table.fillna("-")
 
 
-def headline_table(results: pd.DataFrame) -> str:
-    """Markdown table of the headline results (for the README): quality with 95% CIs beside speed and size."""
-    metrics = [m for m in (*HEADLINE_METRICS, "params_m", "latency_p50_ms", "speedup") if m in set(results.metric)]
+def headline_table(results: pd.DataFrame, timings: bool = True) -> str:
+    """Markdown table of the headline results (for the README): quality with 95% CIs by file beside size (and speed)."""
+    wanted = (*HEADLINE_METRICS, "params_m", *(TIMING_METRICS if timings else ()))
+    metrics = [m for m in wanted if m in set(results.metric)]
     wide = results_wide(results[results.metric.isin(metrics)], with_ci=True)
     labels = {**{m: M.METRICS[m][0] for m in M.METRICS}, "params_m": "params", "latency_p50_ms": "p50 ms", "speedup": "speedup"}
     wide = wide[metrics]
@@ -442,7 +489,7 @@ def plot_metric_bars(results: pd.DataFrame, metrics: Sequence[str] = HEADLINE_ME
         ax.set_title(M.METRICS[metric][0] + ("" if M.METRICS[metric][1] else " (lower is better)" if metric == "empty_rate" else ""), fontsize=10)
     for ax in axes.ravel()[len(metrics):]:
         ax.axis("off")
-    fig.suptitle(f"Test set, span type: {span_type} (bars: 95% bootstrap intervals)", fontsize=11)
+    fig.suptitle(f"Test set, span type: {span_type} (bars: 95% intervals, bootstrap over files)", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     return fig
@@ -498,16 +545,116 @@ def plot_quality_vs_latency(results: pd.DataFrame, metric: str = "edit_similarit
     return fig
 
 
+# --------------------------------------------------------------------------- the data curve
+
+
+def curve_points(results: pd.DataFrame, metric: str = "edit_similarity") -> pd.DataFrame:
+    """Rows {variant, percent, system, value, ci_low, ci_high}: `metric` of every trained model by share of training data."""
+    part = results[(results.metric == metric) & (results.span_type == "all") & ~results.system.isin([TEACHER, UNTRAINED])]
+    rows = []
+    for _, r in part.iterrows():
+        variant, fraction = parse_variant_name(r.system)
+        rows.append(dict(variant=variant, percent=round(fraction * 100), system=r.system, value=r.value, ci_low=r.ci_low, ci_high=r.ci_high))
+    columns = ["variant", "percent", "system", "value", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["variant", "percent"], kind="stable").reset_index(drop=True)
+
+
+def missing_curve_points(results: pd.DataFrame, variants: Sequence[str] = VARIANTS) -> list[str]:
+    """The data-curve points (`<variant>@25`, `@50`, the plain name) of `variants` that have no results."""
+    present = set(results.system)
+    wanted = [v if p == 100 else f"{v}@{p}" for v in variants for p in CURVE_PERCENTS]
+    return [name for name in wanted if name not in present]
+
+
+def data_curve_note(results: pd.DataFrame, variants: Sequence[str] = VARIANTS) -> str:
+    """A sentence naming the missing data-curve points ('' when the curve is complete)."""
+    missing = missing_curve_points(results, variants)
+    if not missing:
+        return ""
+    return (f"{len(missing)} of {len(variants) * len(CURVE_PERCENTS)} data-curve points are not trained in this run "
+            f"({', '.join(missing)}): the curve shows the points that exist")
+
+
+def plot_data_curve(results: pd.DataFrame, metric: str = "edit_similarity", path: str | Path | None = None) -> "Figure":
+    """`metric` against the share of training data, one line per variant, 95% intervals by file as error bars."""
+    import matplotlib.pyplot as plt
+
+    points = curve_points(results, metric)
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for i, (variant, part) in enumerate(points.groupby("variant", sort=False)):
+        err = np.vstack([(part.value - part.ci_low).clip(lower=0), (part.ci_high - part.value).clip(lower=0)])
+        ax.errorbar(part.percent, part.value, yerr=err, fmt="o-", capsize=3, color=f"C{i}", label=variant)
+    if not len(points):
+        ax.text(0.5, 0.5, "no trained model in this run", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks(CURVE_PERCENTS, [f"{p}%" for p in CURVE_PERCENTS])
+    ax.set_xlim(0, 110)
+    ax.set_xlabel("training examples used (% of the train split)")
+    ax.set_ylabel(M.METRICS[metric][0])
+    ax.set_title(f"{M.METRICS[metric][0]} against training data (95% intervals by file)", fontsize=10)
+    if len(points):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    return fig
+
+
+def _ci(value: float, low: float, high: float, metric: str) -> str:
+    """'value [low, high]' in the metric's format."""
+    return f"{_fmt(value, metric)} [{_fmt(low, metric)}, {_fmt(high, metric)}]"
+
+
+def data_curve_summary(results: pd.DataFrame, metric: str = "edit_similarity") -> str:
+    """One sentence per variant read from the curve: its score at the smallest and the largest share of data, and whether the intervals overlap."""
+    points = curve_points(results, metric)
+    label = M.METRICS[metric][0]
+    lines = []
+    for variant, part in points.groupby("variant", sort=False):
+        lo, hi = part.iloc[0], part.iloc[-1]
+        if len(part) < 2:
+            lines.append(f"- {variant}: one point only ({lo.percent}% of the data, {label} {_ci(lo.value, lo.ci_low, lo.ci_high, metric)})")
+            continue
+        apart = lo.ci_high < hi.ci_low or hi.ci_high < lo.ci_low
+        verdict = ("the intervals do not overlap" if apart else
+                   "the intervals overlap, so this test set does not show the change")
+        lines.append(f"- {variant}: {label} {_ci(lo.value, lo.ci_low, lo.ci_high, metric)} with {lo.percent}% of the data, "
+                     f"{_ci(hi.value, hi.ci_low, hi.ci_high, metric)} with {hi.percent}%: {verdict}")
+    return "\n".join(lines) or f"no trained model in this run: no data curve on {label}"
+
+
+# --------------------------------------------------------------------------- sentences read from the results
+
+
+def span_type_summary(results: pd.DataFrame, metric: str = "edit_similarity") -> str:
+    """One line per system: its span types from highest to lowest `metric` (point estimates with 95% intervals by file)."""
+    part = results[(results.metric == metric) & (results.span_type != "all")]
+    lines = []
+    for system, rows in part.groupby("system", sort=False):
+        rows = rows.dropna(subset=["value"]).sort_values("value", ascending=False, kind="stable")
+        cells = ", ".join(f"{r.span_type} {_ci(r.value, r.ci_low, r.ci_high, metric)}" for r in rows.itertuples())
+        lines.append(f"- {system}: {cells}")
+    return "\n".join(lines)
+
+
+def size_note(efficiency: pd.DataFrame) -> str:
+    """The tiny-profile caveat, with the parameter counts of this run's teacher and untrained student."""
+    params = efficiency.set_index("system")["params_m"] if len(efficiency) else pd.Series(dtype=float)
+    sizes = ", ".join(f"{s} {_fmt(params[s], 'params_m')} parameters" for s in (TEACHER, UNTRAINED) if s in params)
+    return (f"The models measured here ({sizes or 'sizes not measured'}) are not santacoder (1.1B) and flan-t5-small (77M): "
+            "their relative speed says nothing about the real pair. Run with `profile=\"colab\"` for the real figures; the code is the same.")
+
+
 # --------------------------------------------------------------------------- error analysis and viewer
 
 
 def failure_mode(row: pd.Series) -> str:
-    """One label per prediction: exact, breaks the file, empty, whitespace only, first line right, close, runs on, or wrong.
+    """One label per prediction: exact, answers with prose, breaks the file, empty, whitespace only, first line right, close, runs on, or wrong.
 
     Every label after "breaks the file" is a prediction that parses but differs (or was not judged: no parser).
     """
     if row["exact_match"]:
         return "exact"
+    if row.get("wrong_task") == 1:
+        return "answers with prose"
     if row.get("parses") == 0:
         return "breaks the file"
     if row["empty_rate"]:
@@ -546,8 +693,9 @@ def parse_outcomes(predictions: pd.DataFrame) -> pd.DataFrame:
 def error_analysis(predictions: pd.DataFrame, system: str, by: Sequence[str] = ("span_type", "length_bucket")) -> pd.DataFrame:
     """Mean scores of `system` per group (span type x middle length by default), with the count and the parse rate."""
     part = predictions[predictions.system == system]
-    if "parses" not in part:
-        part = part.assign(parses=float("nan"))
+    for column in ("parses", "wrong_task"):
+        if column not in part:
+            part = part.assign(**{column: float("nan")})
     out = part.groupby(list(by), observed=True).agg(
         n=("id", "size"),
         exact_match=("exact_match", "mean"),
@@ -555,6 +703,7 @@ def error_analysis(predictions: pd.DataFrame, system: str, by: Sequence[str] = (
         chrf=("chrf", "mean"),
         empty_rate=("empty_rate", "mean"),
         parses=("parses", "mean"),
+        wrong_task=("wrong_task", "mean"),
     )
     return out.round(3)
 
@@ -564,7 +713,7 @@ def failure_modes(predictions: pd.DataFrame, system: str) -> pd.DataFrame:
     part = predictions[predictions.system == system].copy()
     part["failure_mode"] = part.apply(failure_mode, axis=1)
     table = pd.crosstab(part["failure_mode"], part["span_type"], margins=True, margins_name="total")
-    order = ["exact", "breaks the file", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
+    order = ["exact", "answers with prose", "breaks the file", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
     return table.reindex([o for o in order if o in table.index])
 
 
@@ -703,14 +852,16 @@ def write_report(cfg: Config, predictions: pd.DataFrame, results: pd.DataFrame, 
         "n_test_examples": int(predictions["id"].nunique()),
         "systems": list(dict.fromkeys(results.system)),
         "bootstrap_samples": cfg.bootstrap_samples,
+        "bootstrap_unit": "source file (cluster bootstrap)",
         "confidence": 0.95,
         "rows": _records(results),
         "efficiency": _records(eff),
         "paired": _records(paired),
         "headline_markdown": table,
     })
-    for name, fig in (("metric_bars.png", plot_metric_bars(results)), ("by_span_type.png", plot_by_span_type(results)),
-                      ("quality_vs_latency.png", plot_quality_vs_latency(results))):
+    charts = (("metric_bars.png", plot_metric_bars(results)), ("by_span_type.png", plot_by_span_type(results)),
+              ("quality_vs_latency.png", plot_quality_vs_latency(results)), ("data_curve.png", plot_data_curve(results)))
+    for name, fig in charts:
         save_figure(fig, out / name, dpi=110)
         plt.close(fig)
     return out

@@ -25,7 +25,7 @@ from .models import load_model_config, load_tokenizer
 from .tokenization import encode_text, make_code_safe, roundtrips
 
 # The published configurations (config.json on the hub), so sizes are computed from the
-# real architectures even offline. Values as in DESIGN.md's "facts to rely on".
+# real architectures even offline. Values as in each model's config.json on the hub (`real_config(..., online=True)` reads them).
 REAL_CONFIGS: dict[str, PretrainedConfig] = {
     TEACHER_HUB_ID: GPTBigCodeConfig(
         vocab_size=49280, n_positions=2048, n_embd=2048, n_layer=24, n_head=16, n_inner=8192,
@@ -132,6 +132,26 @@ def kv_cache_bytes(config: PretrainedConfig, tokens: int, bytes_per_value: int =
         heads = 1 if getattr(config, "multi_query", False) else config.n_head
         layers, dim = config.n_layer, config.n_embd // config.n_head
     return 2 * layers * heads * dim * tokens * bytes_per_value
+
+
+def multi_head_twin(config: PretrainedConfig) -> PretrainedConfig | None:
+    """The same decoder-only config with multi-head attention (`multi_query=False`); None when it is not multi-query."""
+    if config.is_encoder_decoder or not getattr(config, "multi_query", False):
+        return None
+    return type(config)(**(config.to_dict() | {"multi_query": False}))
+
+
+def kv_cache_table(configs: dict[str, PretrainedConfig], tokens: int = 2048, bytes_per_value: int = 2) -> pd.DataFrame:
+    """KV cache of one `tokens`-long sequence per model, with each multi-query model's multi-head twin as a comparison row."""
+    named: dict[str, PretrainedConfig] = {}
+    for name, config in configs.items():
+        named[name] = config
+        if (twin := multi_head_twin(config)) is not None:
+            named[f"{name}, multi-head (comparison)"] = twin
+    column = f"KV cache, {tokens} tokens, {8 * bytes_per_value}-bit (MiB)"
+    rows = [{"model": name, "key/value heads": describe(config)["key/value heads"],
+             column: round(kv_cache_bytes(config, tokens, bytes_per_value) / 2**20, 1)} for name, config in named.items()]
+    return pd.DataFrame(rows).set_index("model")
 
 
 # --------------------------------------------------------------------------- tokenizers

@@ -38,9 +38,10 @@ METRICS: dict[str, tuple[str, bool]] = {
     "empty_rate": ("empty", False),
     "length_ratio": ("len ratio", False),  # neither: 1.0 is best; False keeps it out of "better" claims
     "parses": ("parses", True),  # the whole file, with the prediction in place, still parses (needs the parser)
+    "wrong_task": ("wrong task", False),  # the prediction answers with prose (`is_prose`), not with code
 }
 # metrics whose per-example values come from outside (not from prediction and reference alone): the caller passes them
-PRECOMPUTED = ("parses",)
+PRECOMPUTED = ("parses", "wrong_task")
 PER_EXAMPLE = ("exact_match", "exact_match_ws", "edit_similarity", "chrf", "first_line_em", "empty_rate")
 
 
@@ -145,11 +146,11 @@ def value_stats(values: Sequence[float | None]) -> np.ndarray:
 
 
 def mean_ci(values: Sequence[float | None], n_samples: int = 1000, seed: int = 42,
-            confidence: float = 0.95) -> tuple[float, float, float]:
+            confidence: float = 0.95, groups: Sequence | None = None) -> tuple[float, float, float]:
     """(mean, ci_low, ci_high) of precomputed per-example values (missing ones left out; all missing: NaN)."""
     stats = value_stats(values)
     value = float(aggregate("parses", stats.sum(0))[0]) if len(stats) else float("nan")
-    return (value, *_interval(bootstrap_scores(stats, "parses", n_samples, seed), confidence))
+    return (value, *_interval(bootstrap_scores(stats, "parses", n_samples, seed, groups), confidence))
 
 
 def aggregate(metric: str, summed: np.ndarray) -> np.ndarray:
@@ -168,23 +169,43 @@ def corpus_score(metric: str, predictions: Sequence[str], references: Sequence[s
     return float(aggregate(metric, sufficient_stats(metric, predictions, references).sum(0))[0])
 
 
-def _resample_weights(n: int, n_samples: int, seed: int, chunk: int = 250):
-    """Yield (b, n) count matrices: how often each example is drawn in each bootstrap resample."""
+def cluster_codes(groups: Sequence | None, n: int) -> np.ndarray:
+    """Integer cluster of each of `n` examples, numbered by first appearance (None: every example its own cluster)."""
+    if groups is None:
+        return np.arange(n)
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} groups for {n} examples: give one group (source file) per example")
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.ravel()]
+
+
+def _resample_weights(n: int, n_samples: int, seed: int, groups: Sequence | None = None, chunk: int = 250):
+    """Yield (b, n) count matrices: how often each example is drawn in each bootstrap resample.
+
+    With `groups` (e.g. the source file of each example) whole groups are drawn with replacement and every
+    example weighs as often as its group was drawn: a cluster bootstrap, for examples that are not independent.
+    Without it (or with one group per example, in order) it is the plain bootstrap of examples, draw for draw.
+    """
+    codes = cluster_codes(groups, n)
+    k = int(codes.max()) + 1 if n else 0
     rng = np.random.default_rng(seed)
     done = 0
     while done < n_samples:
         b = min(chunk, n_samples - done)
-        idx = rng.integers(0, n, size=(b, n))
-        flat = (idx + np.arange(b)[:, None] * n).ravel()
-        yield np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+        idx = rng.integers(0, k, size=(b, k))
+        flat = (idx + np.arange(b)[:, None] * k).ravel()
+        yield np.bincount(flat, minlength=b * k).reshape(b, k).astype(float)[:, codes]
         done += b
 
 
-def bootstrap_scores(stats: np.ndarray, metric: str, n_samples: int = 1000, seed: int = 42) -> np.ndarray:
-    """The metric on `n_samples` bootstrap resamples of the examples (seeded, so reproducible)."""
+def bootstrap_scores(stats: np.ndarray, metric: str, n_samples: int = 1000, seed: int = 42,
+                     groups: Sequence | None = None) -> np.ndarray:
+    """The metric on `n_samples` bootstrap resamples (seeded): of the examples, or of whole `groups` when given."""
     if len(stats) == 0:
         return np.full(n_samples, np.nan)
-    return np.concatenate([aggregate(metric, w @ stats) for w in _resample_weights(len(stats), n_samples, seed)])
+    weights = _resample_weights(len(stats), n_samples, seed, groups)
+    return np.concatenate([aggregate(metric, w @ stats) for w in weights])
 
 
 def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -203,11 +224,12 @@ def bootstrap_ci(
     n_samples: int = 1000,
     seed: int = 42,
     confidence: float = 0.95,
+    groups: Sequence | None = None,
 ) -> tuple[float, float, float]:
-    """(value, ci_low, ci_high): the score on all examples and its percentile bootstrap interval."""
+    """(value, ci_low, ci_high): the score on all examples and its percentile bootstrap interval (by `groups` if given)."""
     stats = sufficient_stats(metric, predictions, references)
     value = float(aggregate(metric, stats.sum(0))[0]) if len(stats) else float("nan")
-    return (value, *_interval(bootstrap_scores(stats, metric, n_samples, seed), confidence))
+    return (value, *_interval(bootstrap_scores(stats, metric, n_samples, seed, groups), confidence))
 
 
 def per_example_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, np.ndarray]:
@@ -227,18 +249,21 @@ def score_system(
     seed: int = 42,
     confidence: float = 0.95,
     precomputed: dict[str, Sequence[float | None]] | None = None,
+    groups: Sequence | None = None,
 ) -> list[dict]:
-    """Rows {metric, span_type, n, value, ci_low, ci_high} for 'all' and each span type present.
+    """Rows {metric, span_type, n, n_groups, value, ci_low, ci_high} for 'all' and each span type present.
 
     `precomputed` gives the per-example values of metrics in PRECOMPUTED (e.g. `parses`); such a metric
-    without values is left out. `n` counts the examples of the group.
+    without values is left out. `groups` (the source file of each example) makes every interval a cluster
+    bootstrap over files. `n` counts the examples of the subset, `n_groups` its files.
     """
     _check(predictions, references)
     precomputed = precomputed or {}
+    codes = cluster_codes(groups, len(predictions))
     span_types = list(span_types) if span_types is not None else ["all"] * len(predictions)
-    groups = {"all": np.arange(len(predictions))}
+    subsets = {"all": np.arange(len(predictions))}
     for st in sorted(set(span_types) - {"all"}):
-        groups[st] = np.array([i for i, s in enumerate(span_types) if s == st])
+        subsets[st] = np.array([i for i, s in enumerate(span_types) if s == st])
     rows = []
     for metric in metrics:
         if metric in PRECOMPUTED:
@@ -248,11 +273,12 @@ def score_system(
             _check(stats, references)
         else:
             stats = sufficient_stats(metric, predictions, references)
-        for span, idx in groups.items():
+        for span, idx in subsets.items():
             part = stats[idx] if len(idx) else stats[:0]
             value = float(aggregate(metric, part.sum(0))[0]) if len(part) else float("nan")
-            low, high = _interval(bootstrap_scores(part, metric, n_samples, seed), confidence)
-            rows.append(dict(metric=metric, span_type=span, n=int(len(idx)), value=value, ci_low=low, ci_high=high))
+            low, high = _interval(bootstrap_scores(part, metric, n_samples, seed, codes[idx]), confidence)
+            rows.append(dict(metric=metric, span_type=span, n=int(len(idx)), n_groups=int(len(set(codes[idx]))),
+                             value=value, ci_low=low, ci_high=high))
     return rows
 
 
@@ -264,32 +290,49 @@ def paired_bootstrap(
     n_samples: int = 1000,
     seed: int = 42,
     confidence: float = 0.95,
+    groups: Sequence | None = None,
 ) -> dict:
     """Paired bootstrap of A - B on the same examples: difference, its interval, and how often A wins.
 
     Both systems are scored on the *same* resamples, so the interval is that of the
-    difference itself (much tighter than comparing two separate intervals).
-    `share_a_better` is the share of resamples where A scores above B (Koehn, 2004);
-    `p_value` is sacrebleu's estimate for "no difference" (resampled differences centred
-    on their mean, compared with the observed one; two-sided, +1 smoothed).
+    difference itself (much tighter than comparing two separate intervals); with `groups`
+    the resamples draw whole files. `share_a_better` is the share of resamples where A
+    scores above B (Koehn, 2004); `p_value` is sacrebleu's estimate for "no difference"
+    (resampled differences centred on their mean, compared with the observed one;
+    two-sided, +1 smoothed).
     """
     _check(predictions_a, references)
     _check(predictions_b, references)
     sa = sufficient_stats(metric, predictions_a, references)
     sb = sufficient_stats(metric, predictions_b, references)
+    return paired_bootstrap_stats(metric, sa, sb, n_samples, seed, confidence, groups)
+
+
+def _p_value(diffs: np.ndarray, diff: float) -> float:
+    """sacrebleu's paired p-value: resampled differences centred on their mean against the observed one (NaN: no values)."""
+    if np.isnan(diff) or not len(diffs):
+        return float("nan")
+    if diff == 0:
+        return 1.0
+    centred = np.abs(diffs - np.nanmean(diffs))
+    return float((np.sum(centred >= abs(diff)) + 1) / (len(diffs) + 1))
+
+
+def paired_bootstrap_stats(metric: str, sa: np.ndarray, sb: np.ndarray, n_samples: int = 1000, seed: int = 42,
+                           confidence: float = 0.95, groups: Sequence | None = None) -> dict:
+    """`paired_bootstrap` on sufficient statistics (also those of precomputed values: `value_stats`)."""
+    _check(sa, sb)
+    codes = cluster_codes(groups, len(sa))
     a = float(aggregate(metric, sa.sum(0))[0])
     b = float(aggregate(metric, sb.sum(0))[0])
-    diffs = []
-    for w in _resample_weights(len(references), n_samples, seed):
-        diffs.append(aggregate(metric, w @ sa) - aggregate(metric, w @ sb))
+    diffs = [aggregate(metric, w @ sa) - aggregate(metric, w @ sb) for w in _resample_weights(len(sa), n_samples, seed, codes)]
     diffs = np.concatenate(diffs) if diffs else np.array([])
     diff = a - b
     low, high = _interval(diffs, confidence)
-    centred = np.abs(diffs - np.nanmean(diffs)) if len(diffs) else diffs
-    p = float((np.sum(centred >= abs(diff)) + 1) / (len(diffs) + 1)) if diff != 0 else 1.0
-    out = dict(metric=metric, n=len(references), a=a, b=b, diff=diff, ci_low=low, ci_high=high,
+    p = _p_value(diffs, diff)
+    out = dict(metric=metric, n=len(sa), n_groups=int(len(set(codes))), a=a, b=b, diff=diff, ci_low=low, ci_high=high,
                share_a_better=float(np.mean(diffs > 0)) if len(diffs) else float("nan"), p_value=p)
-    if metric in _ELEMENTWISE:
+    if metric in _ELEMENTWISE or metric in PRECOMPUTED:
         va, vb = sa[:, 0], sb[:, 0]
         out.update(wins=int(np.sum(va > vb)), ties=int(np.sum(va == vb)), losses=int(np.sum(va < vb)))
     return out
