@@ -832,15 +832,3 @@ def train_command(cfg: Config, variants: list[str] | None = None, retrain: bool 
     logs = train_variants(cfg, variants or None, retrain=retrain)
     if int(os.environ.get("RANK", "0")) == 0:
         print(results_table(logs).to_string(float_format=lambda x: f"{x:.3f}"))
-
-
-# STAND-INS (branch eval14, for notebook 06): the training side's versions replace these at integration.
-def variant_names(cfg: Config) -> list[str]:
-    """Every model notebook 05 trains: each variant at full data, then its data-curve points `<variant>@<percent>`."""
-    return [*cfg.variants, *(f"{v}@{p}" for v in cfg.variants for p in (25, 50))]
-
-
-def parse_variant_name(name: str) -> tuple[str, float]:
-    """('distill', 0.25) for 'distill@25'; (name, 1.0) for a plain variant name."""
-    variant, _, percent = name.partition("@")
-    return variant, float(percent) / 100 if percent else 1.0
