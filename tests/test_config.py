@@ -49,7 +49,7 @@ def test_none_is_a_real_value_never_a_dropped_override():
         ("alpha", 2, "alpha=2.0 is out of range: it takes a number from 0 to 1"),
         ("train_batch_size", 0, "above 0"),
         ("fim_mode", "mps", "one of psm, spm"),
-        ("variants", ["finetune", "distil"], "finetune, distill, step_by_step"),
+        ("variants", ["finetune", "distil"], "finetune, finetune_explain, distill, step_by_step"),
         ("do_sample", "maybe", "not valid"),
     ],
 )
