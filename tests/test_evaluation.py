@@ -275,10 +275,11 @@ def test_data_curve_plots_what_exists_and_names_what_is_missing(tmp_path):
     results = _curve_results()
     points = E.curve_points(results)
     assert points[points.variant == "distill"].percent.tolist() == [25, 50, 100]
-    assert E.missing_curve_points(results) == [
-        "finetune@25", "finetune@50", "finetune", "finetune_explain@25", "finetune_explain@50", "finetune_explain",
-        "step_by_step@25", "step_by_step@50"]
-    assert E.data_curve_note(results).startswith("8 of 12 data-curve points are not trained")
+    cfg = load_config("tiny")
+    assert E.missing_curve_points(results, cfg) == [
+        "finetune", "finetune_explain", "finetune@50", "finetune_explain@50", "step_by_step@50",
+        "finetune@25", "finetune_explain@25", "step_by_step@25"]
+    assert E.data_curve_note(results, cfg).startswith("8 of 12 data-curve points are not trained")
     fig = E.plot_data_curve(results, "edit_similarity", tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 0 and len(fig.axes[0].get_lines()) >= 2
     summary = E.data_curve_summary(results)

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from . import metrics as M
 from .artifacts import load_merged, load_stage, relative, save_figure, stage_dir, write_json
-from .config import Config, UserError
+from .config import VARIANTS, Config, UserError
 from .fim import files_parse, parse_context
 from .models import load_teacher, pick_device, pick_dtype, resolve, sync, torch_threads
 from .parser import NO_PARSER_HINT, Parser
@@ -50,8 +50,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TEACHER = "teacher"
-VARIANTS = ("finetune", "finetune_explain", "distill", "step_by_step")
-CURVE_PERCENTS = (25, 50, 100)  # the data curve's points: `<variant>@25`, `<variant>@50` and the plain name
+
 QUALITY_METRICS = tuple(M.METRICS)
 EFFICIENCY_METRICS = (
     "params_m", "size_on_disk_mb", "peak_memory_mb", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "speedup",
@@ -559,19 +558,18 @@ def curve_points(results: pd.DataFrame, metric: str = "edit_similarity") -> pd.D
     return pd.DataFrame(rows, columns=columns).sort_values(["variant", "percent"], kind="stable").reset_index(drop=True)
 
 
-def missing_curve_points(results: pd.DataFrame, variants: Sequence[str] = VARIANTS) -> list[str]:
-    """The data-curve points (`<variant>@25`, `@50`, the plain name) of `variants` that have no results."""
+def missing_curve_points(results: pd.DataFrame, cfg: Config) -> list[str]:
+    """The points notebook 05 trains (`training.variant_names`: each variant, then `<variant>@<percent>`) with no results."""
     present = set(results.system)
-    wanted = [v if p == 100 else f"{v}@{p}" for v in variants for p in CURVE_PERCENTS]
-    return [name for name in wanted if name not in present]
+    return [name for name in variant_names(cfg) if name not in present]
 
 
-def data_curve_note(results: pd.DataFrame, variants: Sequence[str] = VARIANTS) -> str:
+def data_curve_note(results: pd.DataFrame, cfg: Config) -> str:
     """A sentence naming the missing data-curve points ('' when the curve is complete)."""
-    missing = missing_curve_points(results, variants)
+    missing = missing_curve_points(results, cfg)
     if not missing:
         return ""
-    return (f"{len(missing)} of {len(variants) * len(CURVE_PERCENTS)} data-curve points are not trained in this run "
+    return (f"{len(missing)} of {len(variant_names(cfg))} data-curve points are not trained in this run "
             f"({', '.join(missing)}): the curve shows the points that exist")
 
 
@@ -586,7 +584,8 @@ def plot_data_curve(results: pd.DataFrame, metric: str = "edit_similarity", path
         ax.errorbar(part.percent, part.value, yerr=err, fmt="o-", capsize=3, color=f"C{i}", label=variant)
     if not len(points):
         ax.text(0.5, 0.5, "no trained model in this run", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xticks(CURVE_PERCENTS, [f"{p}%" for p in CURVE_PERCENTS])
+    percents = sorted(set(points.percent)) or [100]
+    ax.set_xticks(percents, [f"{p}%" for p in percents])
     ax.set_xlim(0, 110)
     ax.set_xlabel("training examples used (% of the train split)")
     ax.set_ylabel(M.METRICS[metric][0])
