@@ -224,3 +224,12 @@ def test_cli_parse_without_files_exits_2(parser, tmp_path, capsys):
 def test_cli_get_parser_offline_says_how(nowhere, capsys):
     assert main(["get-parser"]) == 2
     assert "MOONSCRIPT_PARSER" in capsys.readouterr().err
+
+
+def test_a_text_that_makes_the_parser_backtrack_for_ever_is_given_up_on(parser):
+    """Deeply nested brackets (a weak teacher wrote this one) take the backtracking parser exponential time: it stops
+    at its instruction budget, the text counts as not parsing, and the next parse works."""
+    code = "f = ->\n    " + "@items[" * 13 + "i] = @items" + "] = @items" * 2 + "]\n"
+    result = parser.parses(code)
+    assert not result.ok and "gave up" in result.message
+    assert parser.parses("x = {1, 2}\n").ok

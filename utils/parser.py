@@ -73,10 +73,23 @@ NO_PARSER_HINT = f"no MoonScript parser found, parser-based figures are n/a: {HO
 _ERROR_AT = re.compile(r"^(.*?) at line (\d+), column (\d+):")
 _LUA_POSITION = re.compile(r"at position (\d+)")
 _LUA_LOCATION = re.compile(r"^(lua error: )?\S*\.lua:\d+: ")
-_LUA_WRAPPER = """
+# The parser backtracks: a few text shapes (deeply nested brackets, as a weak model may write) take it exponential
+# time. A count hook gives each parse a budget of Lua VM instructions, deterministic on any machine; past it the
+# text counts as not parsing, with a message that says so.
+BUDGET_INSTRUCTIONS = 300_000_000  # real files take a few million; about 5 s of Lua on one core
+_HOOK_EVERY = 100_000
+_GAVE_UP = "the parser gave up: over its instruction budget"
+_LUA_WRAPPER = f"""
 local parse_string = require("moonscript.parse").string
+local limit = {BUDGET_INSTRUCTIONS // _HOOK_EVERY}
 return function(code)
+  local ticks = 0
+  debug.sethook(function()
+    ticks = ticks + 1
+    if ticks > limit then error("{_GAVE_UP}", 0) end
+  end, "", {_HOOK_EVERY})
   local ok, tree, err = pcall(parse_string, code)
+  debug.sethook()
   if not ok then return false, "lua error: " .. tostring(tree) end
   if tree == nil then return false, tostring(err) end
   return true, nil
