@@ -51,7 +51,7 @@ def test_tiny_teacher_has_at_least_8x_the_students_parameters():
     t, s = parameter_count(teacher), parameter_count(student)
     assert t >= 8 * s, (t, s, t / s)  # santacoder / flan-t5-small = 1.1B / 77M = 14.6x
     assert teacher.config.multi_query and student.config.feed_forward_proj == "gated-gelu"
-    assert not student.config.tie_word_embeddings
+    assert student.lm_head.weight.data_ptr() != student.shared.weight.data_ptr()  # untied, as flan-t5
 
 
 def test_tiny_teacher_learned_fim_on_held_out_files():
@@ -332,6 +332,9 @@ def test_a_normal_exit_stops_the_server_and_removes_its_folder():
 # --------------------------------------------------------------------------- the tiny teacher, measured as notebooks 03 and 06 do
 
 
+BENCH = pytest.mark.skipif(not os.environ.get("TINY_BENCH"), reason="benchmark of the tiny teacher on the test split: set TINY_BENCH=1")
+
+
 @pytest.fixture(scope="module")
 def test_split_figures() -> dict:
     """Teacher and untrained-student figures on notebook 02's test split (default settings), by the project's own code.
@@ -382,12 +385,14 @@ def test_split_figures() -> dict:
     return figures
 
 
+@BENCH
 def test_tiny_teacher_beats_the_pretrained_student_on_unseen_files(test_split_figures):
     f = test_split_figures
     assert f["rows"] >= 30 and f["test_files"] >= 3
     assert f["teacher_edit_similarity"] > 1.5 * f["untrained_edit_similarity"], f
 
 
+@BENCH
 @pytest.mark.xfail(reason="target not reached within the build budget: the tiny teacher scores about 0.15-0.17 edit "
                           "similarity and 0.2 parse rate on the test split (see the printed figures)", strict=False)
 def test_tiny_teacher_is_competent_on_the_test_split(test_split_figures):
