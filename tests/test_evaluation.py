@@ -190,10 +190,11 @@ def test_run_with_only_finetune_reports_what_exists(tmp_path, fim_dataset, capsy
     train_variant(cfg, "finetune", data=DatasetDict(train=fim_dataset["train"].select(range(8)), valid=fim_dataset["valid"].select(range(2))))
     assert E.list_systems(cfg) == ["teacher", "untrained", "finetune"]
     note = E.missing_variants_note(cfg)
-    assert "distill, step_by_step" in note and "python -m utils train --variants distill step_by_step" in note
+    assert "finetune_explain, distill, step_by_step" in note
+    assert "python -m utils train --variants finetune_explain distill step_by_step" in note
     capsys.readouterr()
     result = E.evaluate(cfg, efficiency=False, progress=False)
-    assert "not evaluated: distill, step_by_step" in capsys.readouterr().out
+    assert "not evaluated: finetune_explain, distill, step_by_step" in capsys.readouterr().out
     assert set(result.predictions.system) == {"teacher", "untrained", "finetune"}
     assert set(zip(result.paired.system_a, result.paired.system_b)) == {("untrained", "teacher"), ("finetune", "teacher"),
                                                                         ("finetune", "untrained")}

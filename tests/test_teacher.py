@@ -192,7 +192,9 @@ def test_overlong_prompts_are_trimmed_from_the_left_and_empty_ones_skipped(tcfg,
     _, tok = teacher
     rows = small["test"].to_list()
     long_prefix = "".join(f"value_{i} = compute {i}, {i + 1}\n" for i in range(400))
-    rows[0] = {**rows[0], "prefix": long_prefix + rows[0]["prefix"], "teacher_input": fim_prompt(long_prefix + rows[0]["prefix"], rows[0]["suffix"])}
+    short_suffix = "print value_0\n"  # fits any budget: only the prefix must be trimmed
+    rows[0] = {**rows[0], "prefix": long_prefix + rows[0]["prefix"], "suffix": short_suffix,
+               "teacher_input": fim_prompt(long_prefix + rows[0]["prefix"], short_suffix)}
     rows[1] = {**rows[1], "prefix": "", "suffix": "  \n", "teacher_input": fim_prompt("", "  \n")}
     from datasets import Dataset
 
