@@ -390,6 +390,3 @@ def test_tiny_teacher_beats_the_pretrained_student_on_unseen_files(test_split_fi
     f = test_split_figures
     assert f["rows"] >= 30 and f["test_files"] >= 3
     assert f["teacher_edit_similarity"] > 1.5 * f["untrained_edit_similarity"], f
-
-
-@BENCH
