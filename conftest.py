@@ -8,10 +8,21 @@
 """
 
 import os
+import tempfile
+
+# before transformers / datasets are imported anywhere: no test touches the network
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# notebooks executed by the tests (papermill, nbval) write here, never into the repo's artifacts/
+os.environ["DISTIL_ARTIFACTS"] = tempfile.mkdtemp(prefix="distil-artifacts-")  # whatever the user's environment says
+# MoonScript's own parser, where CI and developers have it beside the checkout (tests needing it skip without it)
+SHARED_PARSER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared", "tools", "moonscript-parser")
+if os.path.isdir(SHARED_PARSER):
+    os.environ.setdefault("MOONSCRIPT_PARSER", os.path.abspath(SHARED_PARSER))
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SERIES_CHECKS = "test_series.py"
 

@@ -1,22 +1,11 @@
 """Shared test set-up: offline, artifacts in a temporary folder, one tiny FIM dataset per session."""
 
-import os
-import tempfile
+# the environment (offline, artifacts in a temporary folder, the shared parser) is set in the root conftest.py,
+# which pytest loads first whatever is selected
 
-# before transformers / datasets are imported anywhere: no test touches the network
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# notebooks executed by the tests (papermill, nbval) write here, never into the repo's artifacts/
-os.environ["DISTIL_ARTIFACTS"] = tempfile.mkdtemp(prefix="distil-artifacts-")  # whatever the user's environment says
-# MoonScript's own parser, where CI and developers have it beside the checkout (tests needing it skip without it)
-SHARED_PARSER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "tools", "moonscript-parser")
-if os.path.isdir(SHARED_PARSER):
-    os.environ.setdefault("MOONSCRIPT_PARSER", os.path.abspath(SHARED_PARSER))
+import pytest
 
-import pytest  # noqa: E402
-
-from utils.config import REPO_ROOT, load_config  # noqa: E402
+from utils.config import REPO_ROOT, load_config
 
 REAL_MOONSCRIPT = REPO_ROOT.parent / "shared" / "data" / "moonscript-real"
 
