@@ -31,6 +31,7 @@ from utils.training import (
     load_training_data,
     parse_variant_name,
     train_subset,
+    evaluate_middles,
     train_variant,
     update_budget,
     variant_name,
@@ -190,12 +191,18 @@ def test_tiny_run_beats_untrained_self_without_empty_outputs(data, tmp_path):
     settings = {**FAST, "max_target_tokens": 128, "max_steps": 200, "eval_steps": 50, "logging_steps": 10}
     cfg = load_config("tiny", artifacts_dir=str(tmp_path), **settings)
     log = train_variant(cfg, "finetune", data=data)
-    assert log["untrained"]["edit_similarity"] < log["best"]["edit_similarity"]
+    untrained, untrained_tok = prepare_student(cfg)
+    valid_inputs, valid_middles = list(data["valid"]["student_input"]), list(data["valid"]["middle"])
+    before = evaluate_middles(generate_middles(untrained, untrained_tok, valid_inputs, cfg), valid_middles)
+    assert before["edit_similarity"] < log["best"]["edit_similarity"]
     assert log["best"]["empty_rate"] <= 0.05
     assert log["best_step"] > 0
+    # the kept checkpoint is the one with the lowest valid loss, below the untrained student's
+    evals = {h["step"]: h["eval_loss"] for h in log["log_history"] if "eval_loss" in h}
+    assert log["best"]["loss"] == min(evals.values()) == evals[log["best_step"]] < log["untrained"]["loss"] == evals[0]
     folder = variant_dir(cfg, "finetune")
     saved = json.loads((folder / "train_log.json").read_text())
-    assert saved["best"] == log["best"] and any("eval_edit_similarity" in h for h in saved["log_history"])
+    assert saved["best"] == log["best"] and saved["log_history"] == log["log_history"]
     assert "edit similarity" in (folder / "README.md").read_text()
     saved_gen = GenerationConfig.from_pretrained(folder)  # the project's decoding, not the defaults evaluation fills in
     assert saved_gen.max_new_tokens == 128 and saved_gen.begin_suppress_tokens and saved_gen.max_length != 20
@@ -231,7 +238,7 @@ def test_resume_after_kill(data, tmp_path):
     log = train_variant(cfg, "step_by_step", data=small)
     assert log["resumed_from_step"] == 5
     assert log["global_step"] == 12
-    assert any(h.get("step") == 0 and "eval_edit_similarity" in h for h in log["log_history"])  # history kept
+    assert any(h.get("step") == 0 and "eval_loss" in h for h in log["log_history"])  # history kept
 
 
 class _Poison(TrainerCallback):

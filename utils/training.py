@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,6 @@ from safetensors import SafetensorError, safe_open
 from transformers import (
     DataCollatorForSeq2Seq,
     EarlyStoppingCallback,
-    EvalPrediction,
     GenerationConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -68,11 +67,9 @@ from .metrics import edit_similarity, exact_match, is_empty, is_prose
 from .models import torch_threads
 from .student import (
     EXPLAIN_MARK,
-    decode_batch,
     encode_inputs,
     generate_middles,
     generation_config,
-    no_blank_processor,
     prepare_student,
     variant_dir,
 )
@@ -352,11 +349,8 @@ class StepByStepTrainer(Seq2SeqTrainer):
         self._task_sums = sums
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
-        """Evaluation is on the predict task only: drop the `task` column, then generate as usual."""
+        """Evaluation is on the predict task only (the valid rows hold no explain rows): drop the `task` column."""
         inputs = {k: v for k, v in inputs.items() if k != "task"}
-        if not prediction_loss_only and self.args.predict_with_generate:
-            gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs}
-            gen_kwargs.setdefault("logits_processor", no_blank_processor(self.processing_class))
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -399,22 +393,10 @@ class CompactProgress(ProgressCallback):
         """No second bar for the few evaluation batches."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        """Print the valid metrics of an evaluation (training losses stay in log_history)."""
-        if state.is_world_process_zero and logs and "eval_edit_similarity" in logs:
-            line = (
-                f"{self.name} step {state.global_step:>4}: valid edit similarity {logs['eval_edit_similarity']:.3f}, "
-                f"empty {logs.get('eval_empty_rate', 0):.0%}, valid loss {logs.get('eval_loss', math.nan):.3f}"
-            )
+        """Print the valid loss of an evaluation (training losses stay in log_history)."""
+        if state.is_world_process_zero and logs and "eval_loss" in logs:
+            line = f"{self.name} step {state.global_step:>4}: valid loss {logs['eval_loss']:.3f}"
             (self.training_bar.write if self.training_bar is not None else print)(line)
-
-
-def make_compute_metrics(tokenizer: PreTrainedTokenizerBase) -> Callable[[EvalPrediction], dict[str, float]]:
-    """`compute_metrics` for `predict_with_generate`: edit similarity, exact match and empty rate of the decoded middles."""
-
-    def compute_metrics(pred: EvalPrediction) -> dict[str, float]:
-        return evaluate_middles(decode_batch(tokenizer, pred.predictions), decode_batch(tokenizer, pred.label_ids))
-
-    return compute_metrics
 
 
 def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str, float]:
@@ -476,7 +458,11 @@ def training_arguments(
     cfg: Config, output_dir: str | Path, has_valid: bool = True, resuming: bool = False, generation: GenerationConfig | None = None,
     max_steps: int | None = None,
 ) -> Seq2SeqTrainingArguments:
-    """`Seq2SeqTrainingArguments` of a run: save every `eval_steps`; with a valid split also evaluate there and keep the best model."""
+    """`Seq2SeqTrainingArguments` of a run: save every `eval_steps`; with a valid split also evaluate there and keep the best model.
+
+    Evaluation during training is the valid loss of the predict task (one forward pass, the Trainer's default
+    criterion for the kept checkpoint); the kept model generates valid middles once, after training (`save_and_log`).
+    """
     if cfg.eval_steps % cfg.logging_steps:
         raise UserError(f"eval_steps={cfg.eval_steps} must be a multiple of logging_steps={cfg.logging_steps} (the NaN check runs when the loss is logged)")
     if cfg.bf16 and not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
@@ -494,15 +480,14 @@ def training_arguments(
         bf16=cfg.bf16,
         eval_strategy="steps" if has_valid else "no",
         eval_steps=cfg.eval_steps,
-        eval_on_start=has_valid and not resuming,  # step 0 = the untrained student, where every curve starts
+        eval_on_start=has_valid and not resuming,  # step 0 = the untrained student, where every loss curve starts
         save_strategy="steps",  # checkpoints to resume from, with or without a valid split
         save_steps=cfg.eval_steps,
         save_total_limit=2,  # the last and the best
         load_best_model_at_end=has_valid,  # no valid split: the last model is the one saved
-        metric_for_best_model="edit_similarity" if has_valid else None,
-        greater_is_better=True if has_valid else None,
-        predict_with_generate=has_valid,
-        generation_config=generation,  # the students' decoding, for evaluation during training and the saved model
+        metric_for_best_model="loss" if has_valid else None,  # the valid loss of the predict task, lower is better
+        prediction_loss_only=True,  # evaluation needs no logits: generation happens once, on the kept model
+        generation_config=generation,  # the students' decoding, saved with the model
         logging_steps=cfg.logging_steps,
         logging_nan_inf_filter=False,  # a NaN must reach NanLossCallback, not be averaged away
         remove_unused_columns=False,  # the explain columns are not arguments of the model
@@ -592,7 +577,6 @@ def make_trainer(
         train_dataset=train_ds,
         eval_dataset=valid_ds,
         processing_class=tok,
-        compute_metrics=make_compute_metrics(tok),
         callbacks=[*stopping, nan_guard, *(callbacks or [])],
         alpha=cfg.alpha if spec.explain else 1.0,
     )
@@ -622,7 +606,7 @@ def save_and_log(
 ) -> dict[str, Any]:
     """Step 4: save the kept model (best, or last without valid rows) with its card; score it on valid; write and return the log."""
     history = trainer.state.log_history
-    untrained = next((h for h in history if h.get("step") == 0 and "eval_edit_similarity" in h), {})
+    untrained = next((h for h in history if h.get("step") == 0 and "eval_loss" in h), {})
     log = {
         "variant": spec.name,
         "description": spec.description,
@@ -639,7 +623,7 @@ def save_and_log(
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
         "train_seconds": round(seconds, 1),
         "train_loss": train_loss,
-        "untrained": {k.removeprefix("eval_"): v for k, v in untrained.items() if k.startswith("eval_")},
+        "untrained": {"loss": untrained["eval_loss"]} if untrained else {},  # step 0's valid loss
         "best": {},
         "log_history": history,
     }
@@ -647,11 +631,13 @@ def save_and_log(
     trainer.model.generation_config = copy.deepcopy(trainer.args.generation_config)  # evaluation filled in defaults (max_length=20)
     trainer.save_model(str(out))  # kept weights + generation config + the code-safe tokenizer (every rank: FSDP / ZeRO gather here)
     if trainer.is_world_process_zero():
-        if valid_rows is not None:  # the kept model, re-scored through generate_middles: the code path notebook 06 uses
-            tok, inputs = trainer.processing_class, list(valid_rows["student_input"])
-            log["best"] = evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), list(valid_rows["middle"]))
-            unguarded = generate_middles(trainer.model, tok, inputs, cfg, no_blank=False)
-            log["best"]["empty_rate_without_guard"] = evaluate_middles(unguarded, list(valid_rows["middle"]))["empty_rate"]
+        if valid_rows is not None:  # the kept model generates the valid middles through generate_middles, as notebook 06 does
+            tok, inputs, middles = trainer.processing_class, list(valid_rows["student_input"]), list(valid_rows["middle"])
+            best_loss = min((h["eval_loss"] for h in history if h.get("step") == log["best_step"] and "eval_loss" in h), default=None)
+            log["best"] = {"loss": best_loss, **evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), middles)}
+            if spec.fraction == 1:  # the blank-answer guard's effect, on the 2x2 at full data
+                unguarded = generate_middles(trainer.model, tok, inputs, cfg, no_blank=False)
+                log["best"]["empty_rate_without_guard"] = evaluate_middles(unguarded, middles)["empty_rate"]
         write_json(out / "train_log.json", log)
         (out / "README.md").write_text(model_card(cfg, log))
         if not cfg.keep_checkpoints:
@@ -705,7 +691,7 @@ def train_variants(cfg: Config, variants: tuple[str, ...] | list[str] | None = N
 
 
 def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """One row per variant: labels, tasks, steps, untrained and best valid metrics, empty rate, time."""
+    """One row per variant: labels, tasks, steps, valid loss before and after, the kept model's valid metrics, time."""
     rows = []
     for name, log in logs.items():
         best, untrained = log.get("best", {}), log.get("untrained", {})
@@ -717,7 +703,8 @@ def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "tasks": " + ".join(log["tasks"]),
                 "steps": log["global_step"],
                 "best step": log["best_step"],
-                "untrained edit sim": untrained.get("edit_similarity"),
+                "untrained valid loss": untrained.get("loss"),
+                "valid loss": best.get("loss"),
                 "valid edit sim": best.get("edit_similarity"),
                 "valid exact match": best.get("exact_match"),
                 "valid empty rate": best.get("empty_rate"),
@@ -737,10 +724,10 @@ def data_curve(logs: dict[str, dict[str, Any]], metric: str = "edit_similarity")
 
 
 def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None) -> "Figure":
-    """Loss curves (train, per task, valid) and valid edit similarity against steps, one colour per variant (saved to `path` if given)."""
+    """Loss curves against steps: training (and per task), valid (predict task); one colour per variant (saved to `path` if given)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for (name, log), colour in zip(logs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         hist = log["log_history"]
         train = [(h["step"], h["loss"]) for h in hist if "loss" in h]
@@ -749,13 +736,12 @@ def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = Non
             pe = [(h["step"], h["predict_loss"], h["explain_loss"]) for h in hist if "explain_loss" in h and "predict_loss" in h]
             axes[0].plot([p[0] for p in pe], [p[1] for p in pe], color=colour, ls="--", label=f"{name}: predict")
             axes[0].plot([p[0] for p in pe], [p[2] for p in pe], color=colour, ls=":", label=f"{name}: explain")
-        ev = [(h["step"], h["eval_loss"], h["eval_edit_similarity"]) for h in hist if "eval_edit_similarity" in h]
+        ev = [(h["step"], h["eval_loss"]) for h in hist if "eval_loss" in h]
         if ev:
-            axes[1].plot([e[0] for e in ev], [e[1] for e in ev], "o-", color=colour, label=name)
-            axes[2].plot([e[0] for e in ev], [e[2] for e in ev], "o-", color=colour, label=name)
+            axes[1].plot(*zip(*ev), "o-", color=colour, label=name)
         if log.get("best_step"):
-            axes[2].axvline(log["best_step"], color=colour, alpha=0.3)
-    for ax, title in zip(axes, ("training loss", "valid loss (predict, true middle)", "valid edit similarity (generated)")):
+            axes[1].axvline(log["best_step"], color=colour, alpha=0.3)
+    for ax, title in zip(axes, ("training loss", "valid loss (predict, true middle); kept step marked")):
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -794,9 +780,9 @@ and {data['valid']['rows']} validation examples; {data['train']['input_truncated
 **Tokenizer.** The published T5 tokenizer loses newlines, tabs, runs of spaces and `{{` `}}`; this model ships a
 code-safe tokenizer (same vocabulary + whitespace pieces + byte fallback) that round-trips code byte for byte.
 
-**Validation metrics** (greedy, true middles): edit similarity {fmt(best.get('edit_similarity'))}
-(untrained: {fmt(untrained.get('edit_similarity'))}), exact match {fmt(best.get('exact_match'))},
-empty outputs {fmt(best.get('empty_rate'))}; {f"best step {log['best_step']}" if log['best_step'] else 'the last step'} of {log['global_step']} kept.
+**Validation metrics** (greedy, true middles): edit similarity {fmt(best.get('edit_similarity'))}, exact match
+{fmt(best.get('exact_match'))}, empty outputs {fmt(best.get('empty_rate'))}; valid loss {fmt(best.get('loss'))} (untrained:
+{fmt(untrained.get('loss'))}); {f"best step {log['best_step']}" if log['best_step'] else 'the last step'} of {log['global_step']} kept.
 
 **Training.** lr {cfg.learning_rate}, batch {cfg.train_batch_size} x {cfg.gradient_accumulation_steps} accumulation,
 bf16 {cfg.bf16}, run `{cfg.run_name}` (profile `{cfg.profile}`).
