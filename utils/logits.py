@@ -274,7 +274,7 @@ def compute_distributions(cfg: Config, rows: Dataset, backend: TransformersBacke
         starts = [len(prep.token_ids[i]) - len(target_ids[i]) for i in batch]
         tops = teacher_topk(backend.model, [prep.token_ids[i] for i in batch], starts, cfg.logit_top_k, backend.pad_id)
         return [{"id": prep.ids[i], "prompt_sha": shas[i], "key": key, "text_sha": text_hash(targets[i]),
-                 "tokens": target_ids[i], "offsets": char_spans(tok, targets[i], target_ids[i]),
+                 "tokens": target_ids[i], "offsets": [list(s) for s in char_spans(tok, targets[i], target_ids[i])],
                  "topk_ids": ids, "topk_probs": probs, "prompt_trimmed": prep.trimmed[i]}
                 for i, (ids, probs) in zip(batch, tops)]
 
