@@ -227,7 +227,7 @@ def teacher_topk(model: PreTrainedModel, rows: list[list[int]], starts: list[int
         mask[i, :len(r)] = 1
     which = [(i, p) for i, (r, s) in enumerate(zip(rows, starts)) for p in range(s - 1, len(r))]
     with torch.inference_mode():
-        hidden = model.base_model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        hidden = model.base_model(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
         picked = hidden[[i for i, _ in which], [p for _, p in which]]
         probs, ids = model.get_output_embeddings()(picked).float().softmax(-1).topk(k, dim=-1)
     probs, ids = probs.cpu().tolist(), ids.cpu().tolist()
