@@ -8,9 +8,11 @@ from utils.config import UserError, load_config
 from utils.logits import (
     TeacherDistributions,
     align_positions,
+    alignment_table,
     char_spans,
     compute_distributions,
     logits_cache_path,
+    plot_topk,
     target_text,
     text_hash,
     token_bytes,
@@ -296,8 +298,16 @@ def test_one_step_lowers_the_loss_and_the_loss_is_ce_plus_beta_uld(lcfg, rows, t
                 assert first["teacher_probs"][j] == pytest.approx(rec["topk_probs"][starts[spans[j][0]]])
 
 
-def test_topk_example_gives_both_systems_for_a_plot(lcfg, rows, teacher):
+def test_topk_example_and_alignment_table_for_a_notebook(lcfg, rows, teacher, student_tok):
+    text = "x = {1, 2}\n\tfor v in *x\n\t\tprint v\n"
+    aligned = alignment_table(teacher[1], student_tok, text)
+    assert "".join(aligned["student token"][:-1]) == text and aligned["student token"].iloc[-1] == "</s>"
+    assert aligned["teacher token (offsets)"].iloc[-1] == "(end)"
+    shared = aligned.dropna(subset=["teacher token (offsets)"])[:-1]
+    assert len(shared) and all(text[s:].startswith(t) for s, t in zip(shared["start"], shared["teacher token (offsets)"]))
     table = topk_example(lcfg, rows[0], teacher, prepare_student(lcfg), k=3)
+    plot_topk(table, positions=2, path=lcfg.run_dir / "topk.png")
+    assert (lcfg.run_dir / "topk.png").stat().st_size > 0
     assert set(table["system"]) == {"teacher", "student"}
     for system, part in table.groupby("system"):
         assert (part.groupby("position")["rank"].count() == 3).all()

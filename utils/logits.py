@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -52,7 +53,7 @@ from datasets import Dataset, DatasetDict, List, Value
 from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .artifacts import JsonlCache, load_merged, load_stage, relative, save_stage, stage_dir, stage_lock, write_json
+from .artifacts import JsonlCache, load_merged, load_stage, relative, save_figure, save_stage, stage_dir, stage_lock, write_json
 from .config import Config, UserError
 from .models import torch_threads
 from .student import encode_inputs
@@ -68,6 +69,9 @@ from .teacher import (
     prompt_hash,
 )
 from .tokenization import SPACE, encode_batch
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STAGE = "logits"
 LOGITS_FORMAT = "topk+tail-v1"  # bump when what a record holds changes
@@ -413,6 +417,42 @@ def topk_example(cfg: Config, row: dict, teacher: tuple[PreTrainedModel, PreTrai
     return pd.DataFrame(rows)
 
 
+def alignment_table(teacher_tok: PreTrainedTokenizerBase, student_tok: PreTrainedTokenizerBase, text: str) -> pd.DataFrame:
+    """One row per student position of `text` (its tokens, then </s>): its span, and the teacher token each alignment pairs it with."""
+    t_ids, s_ids = encode(teacher_tok, text), encode_batch(student_tok, [text])[0]
+    t_spans, s_spans = char_spans(teacher_tok, text, t_ids), char_spans(student_tok, text, s_ids)
+    t_text = [text[a:b] for a, b in t_spans] + ["(end)"]
+    rows = []
+    for j, (by_position, by_offsets) in enumerate(zip(align_positions(s_spans, t_spans, "position"), align_positions(s_spans, t_spans, "offsets"))):
+        start, end = s_spans[j] if j < len(s_spans) else (len(text), len(text))
+        rows.append({"student token": text[start:end] if j < len(s_spans) else "</s>", "start": start, "end": end,
+                     "teacher token (position)": t_text[by_position] if by_position >= 0 else None,
+                     "teacher token (offsets)": t_text[by_offsets] if by_offsets >= 0 else None})
+    return pd.DataFrame(rows)
+
+
+def plot_topk(table: pd.DataFrame, positions: int = 6, path: str | Path | None = None) -> "Figure":
+    """Bars of the teacher's and the student's sorted top-k at the first `positions` positions of `topk_example`'s table."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, positions, figsize=(2.2 * positions, 2.8), sharey=True, squeeze=False)
+    for pos, ax in enumerate(axes[0]):
+        for shift, (system, colour) in enumerate((("teacher", "#d95f02"), ("student", "#1b9e77"))):
+            part = table[(table.system == system) & (table.position == pos)].sort_values("rank")
+            ax.bar(part["rank"] + (shift - 0.5) * 0.4, part["prob"], width=0.4, color=colour, label=system)
+            if len(part):
+                ax.text(0.98, 0.95 - 0.1 * shift, repr(part["token"].iloc[0])[:12], transform=ax.transAxes, ha="right",
+                        va="top", fontsize=7, color=colour)
+        ax.set_title(f"position {pos}", fontsize=9)
+        ax.set_xticks(sorted(set(table["rank"])))
+        ax.set_xlabel("rank")
+    axes[0][0].set_ylabel("probability")
+    axes[0][0].legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return fig
+
+
 def teacher_logits_command(cfg: Config) -> None:
     """`python -m utils teacher-logits`: store the teacher's distributions of every train row (resumes)."""
     start = time.perf_counter()
@@ -423,7 +463,7 @@ def teacher_logits_command(cfg: Config) -> None:
 
 
 __all__ = [
-    "LogitSettings", "TeacherDistributions", "align_positions", "char_spans", "compute_distributions", "load_distributions",
-    "logits_cache_path", "run_logits", "target_text", "teacher_logits_command", "teacher_topk", "text_hash", "token_bytes",
+    "LogitSettings", "TeacherDistributions", "align_positions", "alignment_table", "char_spans", "compute_distributions", "load_distributions",
+    "logits_cache_path", "plot_topk", "run_logits", "target_text", "teacher_logits_command", "teacher_topk", "text_hash", "token_bytes",
     "topk_example", "uld_loss",
 ]
