@@ -11,6 +11,7 @@ from utils.logits import (
     alignment_table,
     char_spans,
     compute_distributions,
+    load_distributions,
     logits_cache_path,
     plot_topk,
     target_text,
@@ -246,6 +247,8 @@ def test_stored_distributions_are_the_teachers_own(lcfg, rows, teacher):
         expected = full[start - 1 + n].topk(lcfg.logit_top_k)
         assert top_ids == expected.indices.tolist()
         assert top_probs == pytest.approx(expected.values.tolist(), abs=1e-4)
+    with pytest.raises(UserError, match="teacher-logits"):
+        load_distributions(lcfg)  # training logit_distill before the distributions exist names the command
     lcfg.teacher_backend = "openai"
     with pytest.raises(UserError, match="echo"):
         compute_distributions(lcfg, rows, progress=False)

@@ -31,6 +31,11 @@ token carries it, so no vocabulary mapping is needed.
   `Dataset.map`, one row of k probabilities per student label position (and a mask), checked against the
   label text by hash; the trainer and collator are in utils/training.py (`LogitDistillTrainer`).
 
+Use: `python -m utils teacher-logits` (or `run_logits(cfg)`) after notebook 03, then train `logit_distill` like any
+variant (`python -m utils train --variants logit_distill`, or `variants=[..., "logit_distill"]`); it is trained on
+all the train rows only, not on the data curve's smaller shares. For a plot: `topk_example`, `plot_topk`,
+`alignment_table`.
+
 The endpoint backend cannot provide the distributions (`transformers serve` ignores `echo` and `logprobs`):
 this stage runs the teacher in-process; middles generated through an endpoint are reused as they are.
 """
@@ -307,7 +312,11 @@ def run_logits(cfg: Config, progress: bool = True, backend: TransformersBackend 
         disable_progress_bars()  # "Casting" / "Saving the dataset" bars would bury the stage's own
         try:
             part = Dataset.from_dict({c: [r[c] for r in records] for c in columns})
-            part = part.cast_column("topk_probs", List(List(Value("float32")))) if len(part) else part
+            if len(part):  # 32-bit ids and offsets, 32-bit probabilities: half of Arrow's 64-bit default
+                features = part.features.copy()
+                features.update({"tokens": List(Value("int32")), "offsets": List(List(Value("int32"))),
+                                 "topk_ids": List(List(Value("int32"))), "topk_probs": List(List(Value("float32")))})
+                part = part.cast(features)
             ds = DatasetDict({"train": part})
             save_stage(ds, folder)
         finally:
