@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,7 +62,8 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from .artifacts import load_merged, relative, save_figure, write_json
-from .config import HOLE, VARIANTS, Config, UserError
+from .config import ALL_VARIANTS, HOLE, Config, UserError
+from .logits import ULD_COLUMNS, TeacherDistributions, load_distributions, uld_loss
 from .metrics import edit_similarity, exact_match, is_empty, is_prose
 from .models import torch_threads
 from .student import (
@@ -90,6 +91,7 @@ class Variant:
     explain: bool
     description: str
     fraction: float = 1.0  # share of the train rows (a nested seeded subset)
+    logits: bool = False  # also matches the teacher's stored distributions (ULD, utils/logits.py)
 
 
 # the paper's 2x2: labels {true middle, teacher's middle} x rationales {no, yes}
@@ -98,8 +100,12 @@ VARIANT_SPECS = {
     "finetune_explain": ("gold", True, "fine-tuning with rationales: the true middles + the explain task"),
     "distill": ("teacher", False, "standard distillation: the teacher's middles, predict task only"),
     "step_by_step": ("teacher", True, "distilling step-by-step: the teacher's middles + the explain task"),
+    # beyond the 2x2 (issue 16): trained when named in `variants`, at 100% of the train rows only (a short suite)
+    "logit_distill": ("teacher", False, "logit distillation: the teacher's middles + beta * ULD on its top-k probabilities"),
 }
-assert tuple(VARIANT_SPECS) == VARIANTS  # one list of names, in config (validation) and here (recipes)
+LOGIT_VARIANTS = ("logit_distill",)  # labels follow cfg.logit_labels, the text the stored distributions are taken along
+LOGIT_SETTINGS = ("beta", "logit_top_k", "logit_labels", "logit_alignment")  # in a logit variant's fingerprint only
+assert tuple(VARIANT_SPECS) == ALL_VARIANTS  # one list of names, in config (validation) and here (recipes)
 
 
 def variant_name(variant: str, fraction: float) -> str:
@@ -124,7 +130,7 @@ def parse_variant_name(name: str) -> tuple[str, float]:
 def variant_names(cfg: Config) -> list[str]:
     """Every point to train: the 2x2 (`cfg.variants`) on all train rows first, then each smaller fraction, largest first."""
     fractions = sorted(set(cfg.data_fractions), reverse=True)
-    return [variant_name(v, f) for f in fractions for v in cfg.variants]
+    return [variant_name(v, f) for f in fractions for v in cfg.variants if f == 1.0 or v not in LOGIT_VARIANTS]
 
 
 def variant_spec(cfg: Config, name: str) -> Variant:
@@ -132,8 +138,11 @@ def variant_spec(cfg: Config, name: str) -> Variant:
     variant, fraction = parse_variant_name(name)
     labels, explain, description = VARIANT_SPECS[variant]
     description += f" (alpha={cfg.alpha})" if explain else ""
+    if logits := variant in LOGIT_VARIANTS:
+        labels = cfg.logit_labels
+        description += f" (beta={cfg.beta}, top-{cfg.logit_top_k}, {cfg.logit_alignment} alignment, along the {labels} middles)"
     description += f", on {fraction:.0%} of the train rows" if fraction < 1 else ""
-    return Variant(name, labels, explain, description, fraction)
+    return Variant(name, labels, explain, description, fraction, logits)
 
 
 def required_columns(cfg: Config, variants: tuple[str, ...] | list[str] | None = None) -> tuple[str, ...]:
@@ -239,7 +248,8 @@ def filter_applied(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return table.fillna("n/a")
 
 
-def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None) -> tuple[Dataset, dict[str, int]]:
+def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None,
+                       extra: Callable[[dict, dict, str], dict] | None = None) -> tuple[Dataset, dict[str, int]]:
     """Tokenized training rows of `variant` (predict + optional explain); `variant=None`: predict vs the true middle (evaluation).
 
     Explain labels are `EXPLAIN_MARK rationale </s>`. Teacher labels first go through `cfg.teacher_filter`
@@ -247,6 +257,7 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
     rationale keep the predict task only.
     Every drop, replacement, fallback and truncation is counted.
     The result's `_fingerprint` follows from the rows', the tokenizer's and the settings'.
+    `extra(batch, encoded, labels_from)` adds columns per row (the teacher's distributions: `logits.TeacherDistributions`).
     """
     labels_from = "middle" if variant is None or variant.labels == "gold" else "teacher_middle"
     mark = tokenizer.convert_tokens_to_ids(EXPLAIN_MARK)
@@ -273,6 +284,8 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
                 out["expl_input_ids"][i], out["expl_labels"][i] = expl_in[k], expl_lab[k]
                 out["explain_input_truncated"][i], out["rationale_truncated"][i] = expl_in_cut[k], expl_lab_cut[k]
                 out["no_rationale_predict_only"][i] = False
+        if extra is not None:
+            out.update(extra(batch, out, labels_from))
         return out
 
     rows_in = len(rows)
@@ -282,7 +295,7 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
     with _quiet_datasets():
         kept = rows.filter(_has_text, input_columns=[labels_from], batched=True, keep_in_memory=True)
         encoded = kept.map(encode, batched=True, remove_columns=kept.column_names, keep_in_memory=True)
-    counted = [c for c in encoded.column_names if c not in ("input_ids", "labels", "expl_input_ids", "expl_labels")]
+    counted = [c for c in encoded.column_names if c not in ("input_ids", "labels", "expl_input_ids", "expl_labels", *ULD_COLUMNS)]
     stats = {"rows_in": rows_in, **filtered, "no_label_dropped": len(rows) - len(kept)}
     stats.update({c: int(sum(encoded[c])) for c in counted} if len(encoded) else {c: 0 for c in counted})
     stats["rows"] = len(encoded)
@@ -365,6 +378,52 @@ class StepByStepTrainer(Seq2SeqTrainer):
         super().log(logs, start_time)
 
 
+class LogitCollator(StepByStepCollator):
+    """StepByStepCollator + the teacher's aligned top-k: `teacher_probs` [rows, label width, k] and `teacher_mask`, zeros where none."""
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """One padded batch; predict rows come first, so row i holds feature i's distributions."""
+        if not features or "teacher_probs" not in features[0]:
+            return super().__call__(features)
+        batch = super().__call__([{k: v for k, v in f.items() if k not in ULD_COLUMNS} for f in features])
+        k = len(features[0]["teacher_probs"][0])  # every row has a label (at least </s>), every position k values
+        probs = torch.zeros(*batch["labels"].shape, k)
+        mask = torch.zeros(batch["labels"].shape, dtype=torch.bool)
+        for i, f in enumerate(features):
+            n = len(f["teacher_mask"])
+            probs[i, :n] = torch.tensor(f["teacher_probs"], dtype=torch.float32).reshape(n, k)
+            mask[i, :n] = torch.tensor(f["teacher_mask"], dtype=torch.bool)
+        return {**batch, "teacher_probs": probs, "teacher_mask": mask}
+
+
+class LogitDistillTrainer(StepByStepTrainer):
+    """StepByStepTrainer whose training loss adds `beta` x ULD against the teacher's stored top-k (utils/logits.py)."""
+
+    def __init__(self, *args: Any, beta: float = 1.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.beta = beta
+        self._uld_sums = torch.zeros(2)  # ULD sum, batches
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Cross-entropy (predict, and explain if any) + beta * ULD where the batch carries teacher distributions."""
+        probs, mask = inputs.pop("teacher_probs", None), inputs.pop("teacher_mask", None)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True)
+        if probs is not None and mask.any():
+            uld = uld_loss(outputs.logits, probs.to(outputs.logits.device), mask.to(outputs.logits.device))
+            loss = loss + self.beta * uld
+            if model.training:
+                self._uld_sums = self._uld_sums.to(uld.device) + torch.stack([uld.detach(), torch.ones_like(uld)])
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the mean ULD term since the last log to the training logs (`uld_loss`)."""
+        if "loss" in logs and self._uld_sums[1] > 0:
+            sums = self.accelerator.reduce(self._uld_sums.clone(), reduction="sum")
+            logs["uld_loss"] = round((sums[0] / sums[1]).item(), 4)
+            self._uld_sums = torch.zeros_like(self._uld_sums)
+        super().log(logs, start_time)
+
+
 class NanLossCallback(TrainerCallback):
     """Stops training at the first non-finite logged loss, before that step evaluates or saves anything."""
 
@@ -423,6 +482,7 @@ TRAIN_SETTINGS = (
 def _fingerprint(cfg: Config, spec: Variant, train: Dataset, valid: Dataset | None, steps: int) -> str:
     """The key of a run: its settings and the `_fingerprint`s of its tokenized datasets (a change means: train again)."""
     settings = [spec.name, spec.labels, spec.explain, spec.fraction, steps, {k: getattr(cfg, k) for k in TRAIN_SETTINGS}]
+    settings += [{k: getattr(cfg, k) for k in LOGIT_SETTINGS}] if spec.logits else []  # other variants keep their keys
     data = [train._fingerprint, valid._fingerprint if valid is not None else None]
     return hashlib.sha256(json.dumps([settings, data], default=str).encode()).hexdigest()[:16]
 
@@ -504,7 +564,8 @@ def task_datasets(cfg: Config, spec: Variant, tok: PreTrainedTokenizerBase, data
     """Step 1, the data: tokenized train rows of `spec`, valid rows (None when the split is missing or empty), their counts."""
     if "train" not in data:
         raise UserError("the dataset has no 'train' split: run notebook 02_fim_segmentation.ipynb first")
-    train_ds, train_stats = build_task_dataset(train_subset(data["train"], spec.fraction, cfg.seed), tok, cfg, spec)
+    extra = TeacherDistributions(load_distributions(cfg), tok, cfg.logit_top_k, cfg.logit_alignment) if spec.logits else None
+    train_ds, train_stats = build_task_dataset(train_subset(data["train"], spec.fraction, cfg.seed), tok, cfg, spec, extra)
     train_stats = {"fraction": spec.fraction, **train_stats}
     if len(train_ds) == 0:
         raise UserError(f"no training rows for {spec.name}: every label is empty (see notebook 03's empty-answer rate)")
@@ -570,15 +631,17 @@ def make_trainer(
     nan_guard = NanLossCallback()
     patience = cfg.early_stopping_patience
     stopping = [EarlyStoppingCallback(patience)] if valid_ds is not None and patience is not None else []
-    trainer = StepByStepTrainer(
+    trainer_class, logit_kwargs = (LogitDistillTrainer, {"beta": cfg.beta}) if spec.logits else (StepByStepTrainer, {})
+    trainer = trainer_class(
         model=model,
         args=training_arguments(cfg, ckpt_dir, valid_ds is not None, resuming, generation_config(tok, cfg), max_steps),
-        data_collator=StepByStepCollator(tok, model=model),
+        data_collator=(LogitCollator if spec.logits else StepByStepCollator)(tok, model=model),
         train_dataset=train_ds,
         eval_dataset=valid_ds,
         processing_class=tok,
         callbacks=[*stopping, nan_guard, *(callbacks or [])],
         alpha=cfg.alpha if spec.explain else 1.0,
+        **logit_kwargs,
     )
     for callback in list(trainer.callback_handler.callbacks):
         if isinstance(callback, ProgressCallback) or type(callback).__name__ == "NotebookProgressCallback":
@@ -720,7 +783,7 @@ def data_curve(logs: dict[str, dict[str, Any]], metric: str = "edit_similarity")
     points = [(*parse_variant_name(name), log.get("best", {}).get(metric)) for name, log in logs.items()]
     table = pd.DataFrame(points, columns=["variant", "fraction", metric]).pivot(index="variant", columns="fraction", values=metric)
     table.columns = [f"{f:.0%} of train" for f in table.columns]
-    return table.reindex([v for v in VARIANTS if v in table.index])
+    return table.reindex([v for v in ALL_VARIANTS if v in table.index])
 
 
 def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None) -> "Figure":
