@@ -47,3 +47,24 @@ def test_saved_outputs_hold_no_stderr_warnings_or_errors(path):
     stderr = [(i, text[:200]) for i, kind, text in output_texts(path) if kind == "stderr"]
     warnings = [(i, text[:200]) for i, _, text in output_texts(path) if re.search(r"\w+Warning\b|^WARNING", text, re.M)]
     assert not errors and not stderr and not warnings, f"{path.name}: errors {errors}, stderr {stderr}, warnings {warnings}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_progress_bars_show_how_they_ended_not_a_frozen_first_frame(path):
+    frozen = [(i, text) for i, kind, text in output_texts(path) if kind == "text/plain" and re.match(r"^[^|\n]*?\b0%\|", text)]
+    assert not frozen, f"{path.name}: progress widgets saved at 0% (run `python -m utils run --regenerate`): {frozen[:3]}"
+
+
+def test_widget_text_reads_the_last_state_of_a_tqdm_bar():
+    from utils.runner import widget_text
+
+    state = {
+        "box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_l", "IPY_MODEL_b", "IPY_MODEL_r"]}},
+        "l": {"model_name": "HTMLModel", "state": {"value": "timing: 100%"}},
+        "b": {"model_name": "FloatProgressModel", "state": {"value": 7.0, "max": 7.0}},
+        "r": {"model_name": "HTMLModel", "state": {"value": "\u20077/7\u2007[00:12&lt;00:00,\u2007\u20071.7s/system]"}},
+    }
+    assert widget_text(state, "box") == "timing: 100%|██████████| 7/7 [00:12<00:00,  1.7s/system]"
+    state["b"]["state"]["value"] = 3.5
+    assert widget_text(state, "box").split("|")[1] == "█████     "
+    assert widget_text(state, "missing") is None

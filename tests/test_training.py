@@ -501,3 +501,24 @@ def test_same_settings_train_identical_weights_and_predictions(data, tmp_path):
     assert p1 == p2
     assert not torch.are_deterministic_algorithms_enabled()  # switched on for training only
 
+
+
+def test_only_the_tied_embeddings_notice_is_dropped_from_the_trainers_log():
+    import logging
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    trainer_log, keep = logging.getLogger("transformers.trainer"), Keep()
+    trainer_log.addHandler(keep)  # transformers' loggers do not propagate to the root logger
+    try:
+        trainer_log.warning("There were missing keys in the checkpoint model loaded: ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'].")
+        trainer_log.warning("There were missing keys in the checkpoint model loaded: ['lm_head.weight'].")
+    finally:
+        trainer_log.removeHandler(keep)
+    assert keep.messages == ["There were missing keys in the checkpoint model loaded: ['lm_head.weight']."]

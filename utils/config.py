@@ -192,9 +192,9 @@ class Config:
     push_to_hub: bool = False
     hub_model_id: str | None = None
 
-    # evaluation (notebook 06)
+    # evaluation (notebook 07)
     bootstrap_samples: int = 1000
-    bench_examples: int = 32  # test examples timed per system (notebook 06, `python -m utils bench student`)
+    bench_examples: int = 32  # test examples timed per system (notebook 07, `python -m utils bench student`)
     # CPU threads while timing (None: torch's default). Tiny models gain nothing from threads, and on shared
     # cores extra threads make timings 10x slower and erratic; the real profiles time with every thread.
     bench_threads: int | None = 1
@@ -225,7 +225,7 @@ class Config:
 PROFILES: dict[str, dict[str, Any]] = {
     # offline, CPU, minutes: the default of the run command and of every test
     "tiny": dict(
-        # 155 sample files give about 1,200 FIM rows: 400 train rows keep notebooks 03-06 to minutes on 2 CPU
+        # 155 sample files give about 1,200 FIM rows: 400 train rows keep notebooks 03-07 to minutes on 2 CPU
         # cores, while every valid and test row is kept for the intervals
         max_examples={"train": 400, "valid": None, "test": None},
         # the tiny student reads the 256 code-safe tokens around the hole (about half a segment; the teacher reads it

@@ -818,7 +818,7 @@ def side_by_side_viewer(predictions: pd.DataFrame, student: str | None = None) -
 
 @dataclass
 class Evaluation:
-    """Everything notebook 06 produces; `report_dir` holds it on disk."""
+    """Everything notebook 07 produces; `report_dir` holds it on disk."""
 
     predictions: pd.DataFrame
     results: pd.DataFrame
@@ -877,7 +877,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def evaluate(cfg: Config, systems: Sequence[str] | None = None, efficiency: bool = True, progress: bool = True) -> Evaluation:
-    """The whole of notebook 06: predict, score with intervals, time, compare in pairs, write the report."""
+    """The whole of notebook 07: predict, score with intervals, time, compare in pairs, write the report."""
     examples = test_examples(cfg)
     if systems is None and (note := missing_variants_note(cfg)):
         print(note)

@@ -331,8 +331,8 @@ def load_distributions(cfg: Config) -> dict[str, dict]:
     """The stored distributions of this run by example id, or an error naming the command that makes them."""
     path = stage_dir(cfg, STAGE) / "dataset"
     if not path.exists():
-        raise UserError(f"no teacher distributions at {relative(path)}: run `python -m utils teacher-logits` "
-                        "(or utils.logits.run_logits) first, after notebook 03 (same profile and run_name)")
+        raise UserError(f"no teacher distributions at {relative(path)}: run notebook 06_logit_distillation.ipynb or "
+                        "`python -m utils teacher-logits` first, after notebook 03 (same profile and run_name)")
     part = load_stage(cfg, STAGE)["train"]
     return {r["id"]: r for r in part}
 

@@ -20,7 +20,7 @@ passes before one backward are not allowed. The original repository's two-pass
 `train_variant` reads as four steps: the data (`task_datasets`, `Dataset.filter` / `map`), the
 resume point (`resume_point`, skipping unreadable checkpoints), the trainer (`make_trainer`),
 and saving with the log (`save_and_log`). Loading the student and generating with it live in
-`utils/student.py`, shared with notebook 06.
+`utils/student.py`, shared with notebook 07.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -192,6 +193,21 @@ def _quiet_datasets() -> Iterator[None]:
         if not was_disabled:
             enable_progress_bars()
 
+
+class _TiedEmbeddingsNotice(logging.Filter):
+    """Drops the Trainer's "missing keys" notice when the keys missing are T5's `embed_tokens`, saved once as `shared`.
+
+    T5's encoder and decoder embeddings are the same tensor as `shared.weight`; the checkpoint stores it once, so
+    reloading the best checkpoint reports the two aliases as missing while the weights are complete.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("There were missing keys in the checkpoint model loaded")
+                    and "embed_tokens" in message and "lm_head" not in message and "layer" not in message)
+
+
+logging.getLogger("transformers.trainer").addFilter(_TiedEmbeddingsNotice())
 
 TEACHER_FILTERS = ("keep", "drop", "gold")
 
@@ -694,7 +710,7 @@ def save_and_log(
     trainer.model.generation_config = copy.deepcopy(trainer.args.generation_config)  # evaluation filled in defaults (max_length=20)
     trainer.save_model(str(out))  # kept weights + generation config + the code-safe tokenizer (every rank: FSDP / ZeRO gather here)
     if trainer.is_world_process_zero():
-        if valid_rows is not None:  # the kept model generates the valid middles through generate_middles, as notebook 06 does
+        if valid_rows is not None:  # the kept model generates the valid middles through generate_middles, as notebook 07 does
             tok, inputs, middles = trainer.processing_class, list(valid_rows["student_input"]), list(valid_rows["middle"])
             best_loss = min((h["eval_loss"] for h in history if h.get("step") == log["best_step"] and "eval_loss" in h), default=None)
             log["best"] = {"loss": best_loss, **evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), middles)}
