@@ -231,6 +231,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         # the tiny student reads the 256 code-safe tokens around the hole (about half a segment; the teacher reads it
         # all), as flan-t5 reads 512 where santacoder reads 2048: training and generation cost a third of 512's
         student_max_input_tokens=256,
+        bench_examples=16,  # completions timed per system in notebook 07: seven systems, on 2 CPU cores
     ),
     # the real models, sized to finish the series on a free Colab T4 in about an hour
     "colab": dict(
