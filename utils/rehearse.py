@@ -553,8 +553,8 @@ def report(r: Rehearsal, method: str, total_seconds: float) -> str:
 def rehearse(cfg: Config, examples: int = 8, t5_tokenizer: str | Path | None = None, train_steps: int = 2,
              teacher_new_tokens: int | None = None, work_dir: str | Path | None = None) -> str:
     """Run the colab path at real size with random weights, offline, and return the report (see the module's docstring)."""
-    if examples < 1 or train_steps < 1:
-        raise UserError("--examples and --train-steps take a number of 1 or more")
+    if examples < 1 or train_steps < 1 or (teacher_new_tokens or 0) < 0:
+        raise UserError("--examples and --train-steps take a number of 1 or more, --teacher-new-tokens 0 or more")
     device = pick_device(cfg.device)
     start = time.perf_counter()
     method = memory_method(device)
