@@ -59,6 +59,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
         bench_student(_config(args), args.examples)
 
 
+def cmd_rehearse(args: argparse.Namespace) -> None:
+    from .rehearse import rehearse_command
+
+    rehearse_command(_config(args), args.examples, args.t5_tokenizer, args.train_steps, args.teacher_new_tokens)
+
+
 def cmd_parse(args: argparse.Namespace) -> None:
     from .parser import parse_dir
 
@@ -116,6 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("what", choices=["teacher", "student"])
     p.add_argument("--examples", type=int, default=None, help="how many examples to time")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("rehearse", help="the colab profile's path (02-06) at real size with random weights, offline: time, "
+                                        "peak memory, and an estimate of the series on a T4")
+    p.add_argument("--profile", default="colab", help="profile whose settings are rehearsed (default: colab)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting of utils/config.py (repeatable)")
+    p.add_argument("--examples", type=int, default=8, help="sample examples, repeated to fill each batch (default: 8)")
+    p.add_argument("--t5-tokenizer", default=None, metavar="DIR", help="folder of the real T5 tokenizer (default: the tiny student's)")
+    p.add_argument("--train-steps", type=int, default=2, help="training steps at the profile's batch size (default: 2; "
+                                                              "step 2 holds the optimizer's states)")
+    p.add_argument("--teacher-new-tokens", type=int, default=32, metavar="N",
+                   help="new tokens per teacher prompt (default: 32, to finish in 15 minutes on 2 CPU cores; the prompts "
+                        "keep the profile's length; 0: the profile's max_new_tokens)")
+    p.set_defaults(func=cmd_rehearse)
 
     p = sub.add_parser("parse", help="does each .moon file under DIR parse? (MoonScript's own parser)")
     p.add_argument("dir", help="folder searched recursively for .moon files")

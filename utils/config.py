@@ -254,7 +254,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         rationale_few_shot=2,
         max_cost_usd=2.0,
         rationale_concurrency=8,
-        train_batch_size=16,
+        # 16 examples an update, as 2 micro-batches of 8: a batch holds both tasks (16 rows of up to 512 tokens for 8
+        # examples), and autograd keeps about 0.44 GB of activations per row in fp32 (measured by `python -m utils
+        # rehearse`), so 16 at once (32 rows, ~14 GB) would not fit a T4's 15 GB beside the weights and Adam's states
+        train_batch_size=8,
+        gradient_accumulation_steps=2,
         learning_rate=3e-4,
         num_train_epochs=3,
         max_steps=-1,
