@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=None, help="how many examples to time")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("rehearse", help="the colab profile's path (02-06) at real size with random weights, offline: time, "
+    p = sub.add_parser("rehearse", help="the colab profile's path (02-05, 07) at real size with random weights, offline: time, "
                                         "peak memory, and an estimate of the series on a T4")
     p.add_argument("--profile", default="colab", help="profile whose settings are rehearsed (default: colab)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting of utils/config.py (repeatable)")

@@ -1,4 +1,4 @@
-"""`python -m utils rehearse`: the colab profile's path (notebooks 02-06) at real size, offline, with random weights.
+"""`python -m utils rehearse`: the colab profile's path (notebooks 02-05 and 07) at real size, offline, with random weights.
 
 The real architectures are built from their configurations (`inspection.REAL_CONFIGS`: santacoder, 1.1B, 24 layers,
 multi-query, 2,048 positions, vocabulary 49,280; flan-t5-small, 77M, 8+8 layers, gated-GELU, untied head) with random
@@ -408,9 +408,9 @@ def stage_training(r: Rehearsal, rows: Dataset, steps: int, work: Path) -> tuple
 
 
 def stage_evaluation(r: Rehearsal, model: PreTrainedModel, tok: PreTrainedTokenizerBase, rows: Dataset) -> None:
-    """06: the student generates middles for one batch of `eval_batch_size` test inputs through `generate_middles`."""
+    """07: the student generates middles for one batch of `eval_batch_size` test inputs through `generate_middles`."""
     inputs = list(fill(rows, r.rcfg.eval_batch_size, "e")["student_input"])
-    with measure(Stage(f"06 evaluation: generate a batch of {r.rcfg.eval_batch_size}"), r.device) as st:
+    with measure(Stage(f"07 evaluation: generate a batch of {r.rcfg.eval_batch_size}"), r.device) as st:
         middles = generate_middles(model, tok, inputs, r.rcfg)
     out_tokens = sum(len(tok(m, add_special_tokens=False)["input_ids"]) for m in middles)
     params = linear_params(model)
@@ -466,18 +466,26 @@ def t4_estimate(r: Rehearsal) -> list[tuple[str, float, str]]:
     predict_flops = step_flops * (f["train_shapes"]["rows"] - f["train_shapes"]["explain_rows"]) / f["train_shapes"]["rows"]
     train_flops = steps * (explain_points * step_flops + (len(points) - explain_points) * predict_flops)
     train_s = train_flops / (T4_FP32_FLOPS * UTILISATION)
-    evals = (1 + steps // cfg.eval_steps + 2) * len(points)  # at the start, every eval_steps, and the kept model twice
+    # the kept model of each point generates the valid middles once (twice at full data: with and without the guard);
+    # the valid-loss evaluations during training are forward passes only, not counted
+    evals = len(points) + sum(variant_spec(cfg, p).fraction >= 1 for p in points)
     gen_batch = decode_seconds(cfg.max_target_tokens, 4 * f["student_params"], DECODE_STEP_S["student"])
     eval_s = evals * math.ceil(rows["valid"] / cfg.eval_batch_size) * gen_batch
     out.append(("05 training", train_s + eval_s,
                 f"{len(points)} points x {steps} steps: {train_flops / 1e15:.0f} PFLOP at {UTILISATION:.0%} of 8.1 TFLOPS "
-                f"fp32 ({train_s:.0f} s) + {evals} validation passes over {rows['valid']} rows, {cfg.max_target_tokens} "
+                f"fp32 ({train_s:.0f} s) + {evals} generation passes over {rows['valid']} valid rows, {cfg.max_target_tokens} "
                 f"tokens per batch at {DECODE_STEP_S['student'] * 1000:.0f} ms ({eval_s:.0f} s)"))
-    systems = 1 + len(points)
+    # 06: one teacher pass over each train row's prompt + middle (prefill only), then one predict-only point with ULD
+    logits_s = 2 * f["teacher_linear"] * (f["prompt_tokens"] + cfg.max_new_tokens) * rows["train"] / (T4_FP16_FLOPS * UTILISATION)
+    point_s = steps * predict_flops / (T4_FP32_FLOPS * UTILISATION) + 2 * math.ceil(rows["valid"] / cfg.eval_batch_size) * gen_batch
+    out.append(("06 logit distillation", logits_s + point_s,
+                f"the teacher over {rows['train']} train rows, prefill only ({logits_s:.0f} s) + one predict-only point "
+                f"(logit_distill) like those of 05 ({point_s:.0f} s)"))
+    systems = 2 + len(points)  # the untrained student, every point, logit_distill
     test_s = systems * (math.ceil(rows["test"] / cfg.eval_batch_size) + math.ceil(cfg.bench_examples / cfg.eval_batch_size)) * gen_batch
     bench_teacher = decode_seconds(math.ceil(cfg.bench_examples / cfg.teacher_batch_size) * cfg.max_new_tokens,
                                    2 * f["teacher_params"], DECODE_STEP_S["teacher"])
-    out.append(("06 evaluation", test_s + bench_teacher,
+    out.append(("07 evaluation", test_s + bench_teacher,
                 f"{systems} students x {rows['test']} test rows (+ {cfg.bench_examples} timed), {cfg.max_target_tokens} "
                 f"tokens per batch of {cfg.eval_batch_size} ({test_s:.0f} s) + the teacher timed ({bench_teacher:.0f} s)"))
     return out
