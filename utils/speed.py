@@ -12,8 +12,9 @@ Where the student's time went, and what was removed (measured on a 2-core CPU sh
   shown in `threads tried`); the student wins with 1 thread, idle or not.
 - `generate` itself: at 1 thread the profile of 32 decoder steps is matrix products (about 70% of the time,
   the weights streamed from memory once per step: 39M parameters, 150 MB), attention and T5's small
-  element-wise ops; `generate`'s own bookkeeping (logits processors, stopping criteria, cache set-up) is
-  within the run-to-run noise, so a hand-written greedy loop bought nothing and is not used.
+  element-wise ops; `generate`'s own bookkeeping (logits processors, stopping criteria, cache set-up) cost
+  about 5% against a hand-written greedy loop over the model's forward with its cache (median of 5, within
+  the run-to-run noise), so that loop is not kept: one decoding path for evaluation, bench and server.
 - gradients: everything runs under `torch.inference_mode()`; cross-attention keys and values over the
   encoder output are computed once per completion and cached by the model (its `EncoderDecoderCache`).
 `time_breakdown` splits a student completion into encoder, decoder steps and time outside torch's ops.
@@ -117,34 +118,39 @@ def _row(role: str, model: PreTrainedModel, device: str, threads: int | None, ba
 def bench_real_size(prompt_tokens: int = 384, new_tokens: int = 32, repeats: int = 5, batch: int = 4,
                     batch_repeats: int = 2, threads: Sequence[int] | None = None, devices: Sequence[str] | None = None,
                     roles: Sequence[str] = ("teacher", "student")) -> pd.DataFrame:
-    """Latency p50/p95 at batch 1 and tokens/s at batch 1 and `batch`, per role and device, one model in memory at a time.
+    """Latency p50/p95 at batch 1 and tokens/s at batch 1 and `batch`, per role and device.
 
-    On CPU each model runs with the fastest of `threads` (default: 1 and every core) by one timed run each;
-    `devices` default to the CPU, plus the GPU when one is visible (fp32 there too).
+    The models take turns, one completion each per round, so that a neighbour's load falls on both alike
+    (one copy of each in memory). On CPU each runs with the fastest of `threads` (default: 1 and every core),
+    chosen by one timed completion each; `devices` default to the CPU, plus the GPU when one is visible (fp32 too).
     """
     devices = list(devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]))
     candidates = list(threads or sorted({1, cpu_cores()}))
     rows = []
-    for role in roles:
-        for device in devices:
-            model = real_size_model(role, device)
-            one = random_prompts(model, 1, prompt_tokens)
-            tried = None
-            if device == "cpu":
-                n, tried = fastest_threads(model, one, new_tokens, candidates)
-            else:
-                n = None
-            rows.append(_row(role, model, device, n, 1, prompt_tokens, new_tokens,
-                             time_runs(model, one, new_tokens, repeats, n, warm_up=False), tried))
-            if batch > 1:
-                many = random_prompts(model, batch, prompt_tokens, seed=1)
-                rows.append(_row(role, model, device, n, batch, prompt_tokens, new_tokens,
-                                 time_runs(model, many, new_tokens, batch_repeats, n, warm_up=False)))
-            del model, one
-            gc.collect()
-            if device == "cuda":
-                torch.cuda.empty_cache()
-    return pd.DataFrame(rows)
+    for device in devices:
+        models = {role: real_size_model(role, device) for role in roles}
+        one = {role: random_prompts(m, 1, prompt_tokens) for role, m in models.items()}
+        chosen: dict[str, int | None] = {role: None for role in roles}
+        tried: dict[str, dict[int, float] | None] = {role: None for role in roles}
+        if device == "cpu":
+            for role, model in models.items():
+                chosen[role], tried[role] = fastest_threads(model, one[role], new_tokens, candidates)
+        else:
+            for role, model in models.items():
+                time_runs(model, one[role], new_tokens, 0, None)  # warm-up only
+        for size, rounds in ((1, repeats), (batch, batch_repeats if batch > 1 else 0)):
+            prompts = one if size == 1 else {role: random_prompts(m, size, prompt_tokens, seed=1) for role, m in models.items()}
+            times: dict[str, list[float]] = {role: [] for role in roles}
+            for _ in range(rounds):
+                for role, model in models.items():
+                    times[role] += time_runs(model, prompts[role], new_tokens, 1, chosen[role], warm_up=False)
+            rows += [_row(role, models[role], device, chosen[role], size, prompt_tokens, new_tokens, times[role],
+                          tried[role] if size == 1 else None) for role in roles if times[role]]
+        del models, one
+        gc.collect()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    return pd.DataFrame(rows).sort_values(["device", "role", "batch"], ascending=[True, False, True], ignore_index=True)
 
 
 def speedup(table: pd.DataFrame, device: str = "cpu", batch: int = 1) -> float:
