@@ -7,9 +7,10 @@ write the same number of new tokens (EOS suppressed with `min_new_tokens`), gree
 
 Where the student's time went, and what was removed (measured on a 2-core CPU shared with other jobs):
 - threads: with 2 torch threads on 2 busy cores every one of the ~75 small matrix products of a decoder
-  step waits at a barrier for a thread the scheduler has parked; the student took 3.5-18 s instead of
-  1.0 s. Each model is therefore timed at the fastest of the thread counts tried (one timed run each,
-  shown in `threads tried`); the student wins with 1 thread, idle or not.
+  step waits at a barrier for a thread the scheduler has parked; the student took 9.9 s (3 other jobs) and
+  30.8 s (and a busy loop beside it) instead of 2.4 and 3.5 s with 1 thread. Each model is therefore timed
+  at the fastest of the thread counts tried (one timed run each, shown in `threads_tried`); on shared cores
+  1 thread wins for both models.
 - `generate` itself: at 1 thread the profile of 32 decoder steps is matrix products (about 70% of the time,
   the weights streamed from memory once per step: 39M parameters, 150 MB), attention and T5's small
   element-wise ops; `generate`'s own bookkeeping (logits processors, stopping criteria, cache set-up) cost
