@@ -8,6 +8,8 @@
 """
 
 import os
+import subprocess
+import sys
 import tempfile
 
 # before transformers / datasets are imported anywhere: no test touches the network
@@ -48,6 +50,35 @@ def pytest_collection_modifyitems(items):
         return (2, "") if os.path.basename(str(item.fspath)) == SERIES_CHECKS else (0, "")
 
     items.sort(key=rank)  # stable: each group keeps its own order
+    if any(_notebook_of(item) for item in items):
+        _build_tiny_models_in_background()
+
+
+_builds: list[subprocess.Popen] = []
+
+
+def _build_tiny_models_in_background() -> None:
+    """Start building the missing tiny models, one process each, while the first tests run (the series needs both).
+
+    Each build takes the model's file lock (utils.tiny.build_once): a test that needs a model waits for its build
+    instead of starting a second one. One thread per build, as in-process, so the models are the same either way.
+    """
+    from utils.tiny import TINY_NAMES, tiny_dir
+
+    for name in TINY_NAMES:
+        if not (tiny_dir(name) / "config.json").exists():
+            log = open(os.path.join(tempfile.gettempdir(), f"distil-build-{name}.log"), "w")
+            code = f"from utils.tiny import ensure_tiny_model; ensure_tiny_model({name!r})"
+            _builds.append(subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.abspath(__file__)),
+                                            stdout=log, stderr=subprocess.STDOUT))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Builds still running when the session ends early are stopped (their half-built folder is never used)."""
+    for build in _builds:
+        if build.poll() is None:
+            build.terminate()
+            build.wait()
 
 
 _ready: set[str] = set()

@@ -7,7 +7,8 @@ PRODUCES = {
     "03": "teacher/dataset",
     "04": "rationale/dataset",
     "05": "models/step_by_step",
-    "06": "report/results.csv",
+    "06": "models/logit_distill",
+    "07": "report/results.csv",
 }
 
 

@@ -1,4 +1,4 @@
-"""Evaluation (notebook 06) on a tiny synthetic run: report completeness, viewer, bench command."""
+"""Evaluation (notebook 07) on a tiny synthetic run: report completeness, viewer, bench command."""
 
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def test_run_with_only_finetune_reports_what_exists(tmp_path, fim_dataset, capsy
     assert set(result.predictions.system) == {"teacher", "untrained", "finetune"}
     assert set(zip(result.paired.system_a, result.paired.system_b)) == {("untrained", "teacher"), ("finetune", "teacher"),
                                                                         ("finetune", "untrained")}
-    pairs = [(a, b) for a, b in [("step_by_step", "untrained")] if a in E.list_systems(cfg)]  # notebook 06's pairs
+    pairs = [(a, b) for a, b in [("step_by_step", "untrained")] if a in E.list_systems(cfg)]  # notebook 07's pairs
     assert "no paired comparison" in E.paired_summary(E.paired_comparisons(result.predictions, pairs, cfg))
 
 

@@ -31,6 +31,7 @@ from utils.training import (
     load_training_data,
     parse_variant_name,
     train_subset,
+    evaluate_middles,
     train_variant,
     update_budget,
     variant_name,
@@ -190,12 +191,18 @@ def test_tiny_run_beats_untrained_self_without_empty_outputs(data, tmp_path):
     settings = {**FAST, "max_target_tokens": 128, "max_steps": 200, "eval_steps": 50, "logging_steps": 10}
     cfg = load_config("tiny", artifacts_dir=str(tmp_path), **settings)
     log = train_variant(cfg, "finetune", data=data)
-    assert log["untrained"]["edit_similarity"] < log["best"]["edit_similarity"]
+    untrained, untrained_tok = prepare_student(cfg)
+    valid_inputs, valid_middles = list(data["valid"]["student_input"]), list(data["valid"]["middle"])
+    before = evaluate_middles(generate_middles(untrained, untrained_tok, valid_inputs, cfg), valid_middles)
+    assert before["edit_similarity"] < log["best"]["edit_similarity"]
     assert log["best"]["empty_rate"] <= 0.05
     assert log["best_step"] > 0
+    # the kept checkpoint is the one with the lowest valid loss, below the untrained student's
+    evals = {h["step"]: h["eval_loss"] for h in log["log_history"] if "eval_loss" in h}
+    assert log["best"]["loss"] == min(evals.values()) == evals[log["best_step"]] < log["untrained"]["loss"] == evals[0]
     folder = variant_dir(cfg, "finetune")
     saved = json.loads((folder / "train_log.json").read_text())
-    assert saved["best"] == log["best"] and any("eval_edit_similarity" in h for h in saved["log_history"])
+    assert saved["best"] == log["best"] and saved["log_history"] == log["log_history"]
     assert "edit similarity" in (folder / "README.md").read_text()
     saved_gen = GenerationConfig.from_pretrained(folder)  # the project's decoding, not the defaults evaluation fills in
     assert saved_gen.max_new_tokens == 128 and saved_gen.begin_suppress_tokens and saved_gen.max_length != 20
@@ -231,7 +238,7 @@ def test_resume_after_kill(data, tmp_path):
     log = train_variant(cfg, "step_by_step", data=small)
     assert log["resumed_from_step"] == 5
     assert log["global_step"] == 12
-    assert any(h.get("step") == 0 and "eval_edit_similarity" in h for h in log["log_history"])  # history kept
+    assert any(h.get("step") == 0 and "eval_loss" in h for h in log["log_history"])  # history kept
 
 
 class _Poison(TrainerCallback):
@@ -432,7 +439,8 @@ def test_teacher_filter_without_a_judgement_changes_nothing_and_reads_na(data):
 
 def test_the_2x2_variants_and_their_specs():
     cfg = load_config("tiny")
-    assert cfg.variants == tuple(VARIANT_SPECS) == ("finetune", "finetune_explain", "distill", "step_by_step")
+    assert cfg.variants == tuple(VARIANT_SPECS)[:4] == ("finetune", "finetune_explain", "distill", "step_by_step")
+    assert tuple(VARIANT_SPECS)[4:] == ("logit_distill",)  # beyond the 2x2: trained only when named (tests/test_logit_distill.py)
     assert all(load_config(p).variants == cfg.variants for p in ("colab", "full"))
     recipes = {v: (variant_spec(cfg, v).labels, variant_spec(cfg, v).explain) for v in cfg.variants}
     assert recipes == {"finetune": ("gold", False), "finetune_explain": ("gold", True),
@@ -493,3 +501,24 @@ def test_same_settings_train_identical_weights_and_predictions(data, tmp_path):
     assert p1 == p2
     assert not torch.are_deterministic_algorithms_enabled()  # switched on for training only
 
+
+
+def test_only_the_tied_embeddings_notice_is_dropped_from_the_trainers_log():
+    import logging
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    trainer_log, keep = logging.getLogger("transformers.trainer"), Keep()
+    trainer_log.addHandler(keep)  # transformers' loggers do not propagate to the root logger
+    try:
+        trainer_log.warning("There were missing keys in the checkpoint model loaded: ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'].")
+        trainer_log.warning("There were missing keys in the checkpoint model loaded: ['lm_head.weight'].")
+    finally:
+        trainer_log.removeHandler(keep)
+    assert keep.messages == ["There were missing keys in the checkpoint model loaded: ['lm_head.weight']."]

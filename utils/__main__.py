@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from .config import VARIANTS, Config, UserError, load_config, parse_overrides
+from .config import ALL_VARIANTS, Config, UserError, load_config, parse_overrides
 
 
 def _config(args: argparse.Namespace, **extra: object) -> Config:
@@ -40,6 +40,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .training import train_command
 
     train_command(_config(args), args.variants, args.retrain)
+
+
+def cmd_teacher_logits(args: argparse.Namespace) -> None:
+    from .logits import teacher_logits_command
+
+    teacher_logits_command(_config(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -131,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="train the student variants (notebook 05) without the notebook; torchrun / accelerate launch ready")
     common(p)
     p.add_argument("--variants", nargs="+", metavar="NAME",
-                   help=f"points to train: {', '.join(VARIANTS)}, optionally @<percent of train rows> (distill@25); "
+                   help=f"points to train: {', '.join(ALL_VARIANTS)}, optionally @<percent of train rows> (distill@25); "
                         "default: every variant at every data fraction")
     p.add_argument("--retrain", action="store_true", help="train again even when an identical finished run is saved")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("teacher-logits", help="store the teacher's top-k probabilities along every train middle (logit distillation; resumes)")
+    common(p)
+    p.set_defaults(func=cmd_teacher_logits)
 
     p = sub.add_parser("bench", help="speed figures: `teacher` (ours vs the seed project's loop) or `student` (vs teacher)")
     common(p)

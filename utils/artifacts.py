@@ -1,7 +1,7 @@
 """Where the series keeps things, in one place: run folders and stage artifacts, caches, locks, figures,
 printable paths, secrets, and the `.moon` files of a folder.
 
-Every stage (notebooks 02-06) reads and writes through these helpers, so a rule (fsync before a
+Every stage (notebooks 02-07) reads and writes through these helpers, so a rule (fsync before a
 record counts as saved, one run per stage at a time, no absolute path in an output) holds everywhere.
 """
 
@@ -29,7 +29,8 @@ STAGE_NOTEBOOK = {
     "teacher": "03_teacher_generation.ipynb",
     "rationale": "04_rationale_generation.ipynb",
     "models": "05_step_by_step_training.ipynb",
-    "report": "06_evaluation.ipynb",
+    "logits": "06_logit_distillation.ipynb",
+    "report": "07_evaluation.ipynb",
 }
 
 

@@ -53,6 +53,9 @@ HOLE = "<extra_id_0>"
 
 # the distilling step-by-step paper's 2x2 (notebook 05): labels {true middle, teacher's middle} x rationales {no, yes}
 VARIANTS = ("finetune", "finetune_explain", "distill", "step_by_step")
+# variants beyond the 2x2, trained when named in `variants` (not by default): logit distillation (utils/logits.py)
+EXTRA_VARIANTS = ("logit_distill",)
+ALL_VARIANTS = VARIANTS + EXTRA_VARIANTS
 # settings that were removed, and what replaces them (a clear message instead of "unknown setting")
 REMOVED = {"label_type": "the 2x2 variants name their labels: finetune / finetune_explain train on the true middles, "
                          "distill / step_by_step on the teacher's (choose with variants=...)"}
@@ -158,7 +161,7 @@ class Config:
     dry_run: bool = False  # estimate the cost only, send nothing
 
     # training (notebook 05)
-    variants: tuple[str, ...] = VARIANTS  # any of VARIANTS; each trained on every share of data_fractions
+    variants: tuple[str, ...] = VARIANTS  # any of ALL_VARIANTS; each trained on every share of data_fractions (logit ones: 100% only)
     # the data curve: each variant also trained on these shares of the train rows (nested seeded subsets, 1.0 = all)
     data_fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
     alpha: float = 0.5
@@ -181,12 +184,17 @@ class Config:
     deterministic: bool = True  # torch's deterministic algorithms while training (CPU; GPUs may refuse some ops or slow down)
     keep_checkpoints: bool = False  # keep models/<variant>/checkpoints/ once a variant has finished
     bf16: bool = False
+    # logit distillation (utils/logits.py, variant logit_distill): cross-entropy + beta * ULD (Boizard et al. 2024)
+    logit_top_k: int = 8  # teacher probabilities kept per position (its k most likely tokens, the rest as one tail mass)
+    logit_labels: str = "teacher"  # teacher | gold: the middle the distributions are taken along (and the variant's labels)
+    logit_alignment: str = "position"  # position (the paper: i-th with i-th) | offsets (tokens that start at the same character)
+    beta: float = 1.0  # weight of the ULD term
     push_to_hub: bool = False
     hub_model_id: str | None = None
 
-    # evaluation (notebook 06)
+    # evaluation (notebook 07)
     bootstrap_samples: int = 1000
-    bench_examples: int = 32  # test examples timed per system (notebook 06, `python -m utils bench student`)
+    bench_examples: int = 32  # test examples timed per system (notebook 07, `python -m utils bench student`)
     # CPU threads while timing (None: torch's default). Tiny models gain nothing from threads, and on shared
     # cores extra threads make timings 10x slower and erratic; the real profiles time with every thread.
     bench_threads: int | None = 1
@@ -217,9 +225,12 @@ class Config:
 PROFILES: dict[str, dict[str, Any]] = {
     # offline, CPU, minutes: the default of the run command and of every test
     "tiny": dict(
-        # 155 sample files give about 1,200 FIM rows: 400 train rows keep notebooks 03-06 to minutes on 2 CPU
+        # 155 sample files give about 1,200 FIM rows: 400 train rows keep notebooks 03-07 to minutes on 2 CPU
         # cores, while every valid and test row is kept for the intervals
         max_examples={"train": 400, "valid": None, "test": None},
+        # the tiny student reads the 256 code-safe tokens around the hole (about half a segment; the teacher reads it
+        # all), as flan-t5 reads 512 where santacoder reads 2048: training and generation cost a third of 512's
+        student_max_input_tokens=256,
     ),
     # the real models, sized to finish the series on a free Colab T4 in about an hour
     "colab": dict(
@@ -366,17 +377,19 @@ _POSITIVE = ("segment_tokens", "spans_per_segment", "max_middle_lines", "max_mid
              "rationale_max_tokens", "rationale_concurrency", "max_target_tokens", "max_rationale_tokens",
              "train_batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_steps", "logging_steps",
              "bootstrap_samples", "bench_examples", "teacher_bench_examples", "max_files", "max_segments_per_file",
-             "bench_threads", "torch_threads")
+             "bench_threads", "torch_threads", "logit_top_k")
 _NON_NEGATIVE = ("min_file_bytes", "max_file_bytes", "max_line_length", "rationale_min_words", "rationale_few_shot",
                  "rationale_quality_retries", "teacher_max_retries", "rationale_retries", "student_reserve_tokens",
                  "max_cost_usd", "weight_decay", "early_stopping_patience", "temperature", "rationale_temperature",
-                 "num_train_epochs")
+                 "num_train_epochs", "beta")
 _CHOICES = {
     "device": ("auto", "cpu", "cuda"),
     "fim_mode": ("psm", "spm"),
     "teacher_backend": ("transformers", "openai"),
     "dtype": ("auto", "float32", "float16", "bfloat16"),
     "teacher_filter": ("keep", "drop", "gold"),
+    "logit_labels": ("teacher", "gold"),
+    "logit_alignment": ("position", "offsets"),
 }
 
 
@@ -404,8 +417,8 @@ def _range_problem(name: str, value: Any) -> str | None:
         return "a mapping of single_line, multi_line, random_span to weights of 0 or more, not all 0"
     if name == "warmup_steps" and (value < 0 or (not float(value).is_integer() and value >= 1)):
         return "a whole number of steps, or a share of all steps in [0, 1)"
-    if name == "variants" and (not value or set(value) - set(VARIANTS)):
-        return "a list of " + ", ".join(VARIANTS)
+    if name == "variants" and (not value or set(value) - set(ALL_VARIANTS)):
+        return "a list of " + ", ".join(ALL_VARIANTS)
     if name == "data_fractions" and (not all(0 < f <= 1 for f in value) or 1.0 not in value):
         return "shares of the train rows, each above 0 and at most 1, 1.0 among them (e.g. 0.25,0.5,1.0)"
     return None

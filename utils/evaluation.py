@@ -100,6 +100,11 @@ def is_curve_point(system: str) -> bool:
     return system not in (TEACHER, UNTRAINED) and parse_variant_name(system)[1] < 1.0
 
 
+def timed_systems(systems: Sequence[str]) -> list[str]:
+    """The systems whose speed is measured: all but the data-curve points (they have their variant's architecture and size)."""
+    return [s for s in systems if not is_curve_point(s)]
+
+
 def list_systems(cfg: Config) -> list[str]:
     """Every system this run can evaluate: teacher, untrained student, the trained variants that exist."""
     return [TEACHER, UNTRAINED, *find_variants(cfg)]
@@ -817,7 +822,7 @@ def side_by_side_viewer(predictions: pd.DataFrame, student: str | None = None) -
 
 @dataclass
 class Evaluation:
-    """Everything notebook 06 produces; `report_dir` holds it on disk."""
+    """Everything notebook 07 produces; `report_dir` holds it on disk."""
 
     predictions: pd.DataFrame
     results: pd.DataFrame
@@ -876,14 +881,14 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def evaluate(cfg: Config, systems: Sequence[str] | None = None, efficiency: bool = True, progress: bool = True) -> Evaluation:
-    """The whole of notebook 06: predict, score with intervals, time, compare in pairs, write the report."""
+    """The whole of notebook 07: predict, score with intervals, time, compare in pairs, write the report."""
     examples = test_examples(cfg)
     if systems is None and (note := missing_variants_note(cfg)):
         print(note)
     systems = list(systems or list_systems(cfg))
     predictions = collect_predictions(cfg, examples, systems, progress)
     results = score_predictions(predictions, cfg)
-    eff = measure_efficiency(cfg, examples, systems, progress=progress) if efficiency else pd.DataFrame(columns=["system", "latencies_ms"])
+    eff = measure_efficiency(cfg, examples, timed_systems(systems), progress=progress) if efficiency else pd.DataFrame(columns=["system", "latencies_ms"])
     if len(eff):
         results = pd.concat([results, efficiency_rows(eff, cfg)], ignore_index=True)
     paired = paired_comparisons(predictions, default_pairs(systems), cfg)

@@ -109,13 +109,17 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 @contextlib.contextmanager
 def _quiet_loading() -> Iterator[None]:
-    """Silence transformers' load-time notices, such as flan-t5's untied lm_head (which is how T5 v1.1 is built)."""
-    level = transformers.logging.get_verbosity()
+    """Silence transformers' load-time notices (flan-t5's untied lm_head, which is how T5 v1.1 is built) and its
+    "Loading weights" bar (a fraction of a second here, left behind as a frozen widget in saved notebooks)."""
+    level, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     try:
         yield
     finally:
         transformers.logging.set_verbosity(level)
+        if bars:
+            transformers.logging.enable_progress_bar()
 
 
 def _load(cls, name: str, device: str, dtype: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from pathlib import Path
@@ -21,13 +22,35 @@ def notebooks(only: list[str] | None = None) -> list[Path]:
     return found
 
 
+def widget_text(state: dict, model_id: str) -> str | None:
+    """The last text of a tqdm progress widget (`desc: 100%|██████████| 30/30 [00:23<00:00]`) from a notebook's saved widget state."""
+    box = state.get(model_id, {})
+    children = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in box.get("state", {}).get("children", [])]
+    if box.get("model_name") != "HBoxModel" or [c.get("model_name") for c in children] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (c.get("state", {}) for c in children)
+    done = bar.get("value", 0) / bar["max"] if bar.get("max") else 1.0
+    filled = max(0, min(10, int(10 * done)))
+    text = f"{left.get('value', '')}|{'█' * filled}{' ' * (10 - filled)}|{right.get('value', '')}"
+    return html.unescape(text).replace("\u2007", " ")
+
+
 def strip_run_metadata(path: Path) -> None:
-    """Drop papermill's timing metadata so a regenerated notebook diffs cleanly."""
+    """Drop papermill's timing metadata so a regenerated notebook diffs cleanly; progress widgets read as they ended.
+
+    A tqdm widget's text fallback (what GitHub and nbval see) is its first frame, `0%|          | 0/30`; it is
+    replaced with the widget's last state, so a saved notebook shows how each bar ended, not a frozen start.
+    """
     nb = json.loads(path.read_text())
     nb["metadata"].pop("papermill", None)
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view and (text := widget_text(state, view.get("model_id", ""))) is not None:
+                output["data"]["text/plain"] = [text]
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 

@@ -1,6 +1,6 @@
 """The student at inference, in one place: load it (untrained or trained), code-safe, and generate middles.
 
-Notebook 05 (scoring the kept model), notebook 06 (every student system) and `python -m utils
+Notebook 05 (scoring the kept model), notebook 07 (every student system) and `python -m utils
 bench student` all go through `load_system` and `generate_middles`, so they decode identically:
 batched greedy generation under `generation_config` (set on the model once, when it is loaded),
 with the `NoBlankAnswer` guard, and the same input encoding as training (`encode_inputs`).

@@ -29,7 +29,7 @@ import re
 import time
 import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -570,32 +570,56 @@ def _record_empty_prompts(cache: JsonlCache, prep: Prepared, key: str, todo: lis
     return [i for i in todo if not prep.empty[i]]
 
 
+def cached_batches(prep: Prepared, todo: list[int], batch_size: Callable[[], int], work: Callable[[list[int]], list[dict]],
+                   cache: JsonlCache, done: dict, desc: str, progress: bool,
+                   status: Callable[[float], str] | None = None) -> float:
+    """Rows `todo` of `prep`, longest prompt first, in batches: `work(batch)` gives each row's record, on disk before the next batch.
+
+    The resumable loop every cached stage of the teacher shares (generation here, distributions in
+    utils/logits.py): each batch's records are appended to `cache` (fsync'ed) and added to `done` by
+    (id, prompt hash), so a kill loses at most the batch in flight. `batch_size()` is read before
+    each batch (a backend halves it on CUDA out-of-memory); `status(seconds)` is the bar's postfix.
+    Returns the seconds spent.
+    """
+    order = [todo[j] for j in length_sorted([len(prep.token_ids[i]) for i in todo], [prep.ids[i] for i in todo])]
+    start = time.perf_counter()
+    bar = tqdm(total=len(order), desc=desc, unit="ex", disable=not progress)
+    try:
+        cursor = 0
+        while cursor < len(order):
+            batch = order[cursor:cursor + max(1, batch_size())]
+            cursor += len(batch)
+            recs = work(batch)
+            cache.append(recs)  # the batch is on disk before the next starts
+            done.update({(r["id"], r["prompt_sha"]): r for r in recs})
+            bar.update(len(batch))
+            if status is not None:
+                bar.set_postfix_str(status(time.perf_counter() - start))
+    finally:
+        bar.close()
+    return time.perf_counter() - start
+
+
 def _generate_missing(backend, cfg: Config, prep: Prepared, settings: GenSettings, todo: list[int], cache: JsonlCache,
                       done: dict, progress: bool) -> dict:
     """Generate the rows in `todo`, longest prompt first, appending each finished batch to the cache; timing stats."""
     key = settings.key()
-    order = [todo[j] for j in length_sorted([len(prep.token_ids[i]) for i in todo], [prep.ids[i] for i in todo])]
-    tokens, start = 0, time.perf_counter()
-    bar = tqdm(total=len(order), desc="teacher", unit="ex", disable=not progress)
-    try:
-        for cursor in range(0, len(order), backend.batch_size):
-            batch = order[cursor:cursor + backend.batch_size]
-            seed = (cfg.seed * 1_000_003 + zlib.crc32(prep.ids[batch[0]].encode())) % 2**31
-            gens = backend.generate([prep.prompts[i] for i in batch], [prep.token_ids[i] for i in batch],
-                                    [prep.suffixes[i] for i in batch], settings, seed)
-            recs = [_record(prep.ids[i], prep.prompts[i], key, g, prep.suffixes[i], prep.trimmed[i])
-                    for i, g in zip(batch, gens)]
-            cache.append(recs)  # the batch is on disk before the next starts
-            done.update({(r["id"], r["prompt_sha"]): r for r in recs})
-            tokens += sum(g.new_tokens for g in gens)
-            bar.update(len(batch))
-            bar.set_postfix_str(f"{tokens / max(time.perf_counter() - start, 1e-9):.0f} tok/s")
-    finally:
-        bar.close()
-    seconds = time.perf_counter() - start
-    return {"generated": len(order), "new_tokens": tokens, "seconds": round(seconds, 3),
-            "tokens_per_s": round(tokens / seconds, 1) if order else None,
-            "examples_per_s": round(len(order) / seconds, 2) if order else None}
+    tokens = 0
+
+    def work(batch: list[int]) -> list[dict]:
+        nonlocal tokens
+        seed = (cfg.seed * 1_000_003 + zlib.crc32(prep.ids[batch[0]].encode())) % 2**31
+        gens = backend.generate([prep.prompts[i] for i in batch], [prep.token_ids[i] for i in batch],
+                                [prep.suffixes[i] for i in batch], settings, seed)
+        tokens += sum(g.new_tokens for g in gens)
+        return [_record(prep.ids[i], prep.prompts[i], key, g, prep.suffixes[i], prep.trimmed[i]) for i, g in zip(batch, gens)]
+
+    seconds = cached_batches(prep, todo, lambda: backend.batch_size, work, cache, done, "teacher", progress,
+                             lambda s: f"{tokens / max(s, 1e-9):.0f} tok/s")
+    n = len(todo)
+    return {"generated": n, "new_tokens": tokens, "seconds": round(seconds, 3),
+            "tokens_per_s": round(tokens / seconds, 1) if n else None,
+            "examples_per_s": round(n / seconds, 2) if n else None}
 
 
 def pick_sample(parses: Sequence[bool | None], logprobs: Sequence[float | None]) -> int:
@@ -1000,7 +1024,7 @@ def bench_teacher(cfg: Config, examples: int | None = None) -> None:
 __all__ = [
     "GenSettings", "Generation", "OpenAIBackend", "SuffixRepeatStop", "TransformersBackend", "bench_teacher",
     "cache_path", "fill_in_html", "find_suffix_repeat", "fit_prompt", "generate_middles", "generate_teacher",
-    "broken_example", "broken_example_html", "choice_logprob", "judge_samples", "mean_logprobs", "parse_error", "parse_table",
+    "broken_example", "broken_example_html", "cached_batches", "choice_logprob", "judge_samples", "mean_logprobs", "parse_error", "parse_table",
     "pick_sample", "load_cache", "make_backend", "teacher_target", "trim_example_html", "pick_examples", "plot_edit_similarity", "quality_table", "run_teacher",
     "span_budget", "split_fim_prompt", "stop_reasons", "suffix_pattern", "teacher_scores", "trim_middle",
 ]

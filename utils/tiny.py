@@ -40,7 +40,8 @@ from transformers import (
 )
 
 from .artifacts import read_moon_texts
-from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, REPO_ROOT, cache_dir, fim_prompt
+from .config import EOS, FIM_MIDDLE, FIM_PAD, FIM_PREFIX, FIM_SUFFIX, FIM_TOKENS, REPO_ROOT, cache_dir, fim_prompt, load_config
+from .data import assign_splits
 from .server import chat_server
 
 TINY_NAMES = ("tiny-teacher", "tiny-student")
@@ -70,9 +71,6 @@ def corpus_sources(corpus_dir: Path | None = None) -> dict[str, str]:
 
 def series_splits(sources: Sequence[str]) -> dict[str, str]:
     """{source: train|valid|test} by the series' own rule (`data.assign_splits`) with the default config's seed and fractions."""
-    from .config import load_config
-    from .data import assign_splits
-
     cfg = load_config("tiny")
     return assign_splits(list(sources), tuple(cfg.split_fractions), cfg.seed)
 
@@ -224,22 +222,9 @@ def _random_window(files: list[list[tuple[str, int]]], weights: list[int], rng: 
     return "".join(out)
 
 
-def train_causal_lm(
-    model: torch.nn.Module,
-    next_batch: Callable[[], list[tuple[list[int], int]]],
-    steps: int,
-    lr: float,
-    warmup: int,
-    pad_id: int,
-    name: str,
-    verbose: bool = True,
-    floor: float = 0.0,
-) -> float:
-    """Train a causal LM on batches of (token ids, prompt length), the loss on tokens after the prompt; return the last loss.
-
-    An item may also be (token ids, per-token loss weights). The learning rate warms up over `warmup`
-    steps, then follows a cosine down to `floor` x `lr`.
-    """
+def optimise(model: torch.nn.Module, step_loss: Callable[[], torch.Tensor], steps: int, lr: float, name: str,
+             warmup: int = 20, floor: float = 0.1, verbose: bool = True) -> float:
+    """AdamW on `step_loss()` for `steps` steps (warm-up, then cosine down to `floor` x `lr`, gradients clipped at 1); the last loss."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
@@ -247,27 +232,7 @@ def train_causal_lm(
     model.train()
     start = time.time()
     for step in range(steps):
-        batch = next_batch()
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.full((len(batch), width), pad_id)
-        labels = torch.full((len(batch), width), -100)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        weighted = not isinstance(batch[0][1], int)
-        weights = torch.zeros((len(batch), width))
-        for i, (e, n_prompt) in enumerate(batch):
-            ids[i, : len(e)] = torch.tensor(e)
-            mask[i, : len(e)] = 1
-            if weighted:
-                weights[i, : len(e)] = torch.tensor(n_prompt, dtype=torch.float)
-            else:
-                labels[i, n_prompt : len(e)] = torch.tensor(e[n_prompt:])
-        if weighted:  # weights[t]: how much predicting token t counts
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
-            w = weights[:, 1:].reshape(-1)
-            loss = (ce * w).sum() / w.sum()
-        else:
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss = step_loss()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -276,6 +241,22 @@ def train_causal_lm(
         if verbose and (step % 100 == 0 or step == steps - 1):
             print(f"  {name} step {step:4d}/{steps}  loss {loss.item():.3f}  ({time.time() - start:.0f}s)")
     return float(loss.item())
+
+
+def causal_lm_loss(model: torch.nn.Module, batch: list[tuple[list[int], list[float]]], pad_id: int) -> torch.Tensor:
+    """Weighted next-token loss of a batch of (token ids, per-token weights): weights[t] is how much predicting token t counts."""
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), pad_id)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    weights = torch.zeros((len(batch), width))
+    for i, (e, w) in enumerate(batch):
+        ids[i, : len(e)] = torch.tensor(e)
+        mask[i, : len(e)] = 1
+        weights[i, : len(e)] = torch.tensor(w, dtype=torch.float)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+    w = weights[:, 1:].reshape(-1)
+    return (ce * w).sum() / w.sum()
 
 
 def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int = 0, steps: int = TEACHER_STEPS,
@@ -318,7 +299,7 @@ def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int =
         weights = [sum(n for _, n in f) for f in files]
         pad_id = tok.convert_tokens_to_ids(FIM_PAD)
 
-        def next_batch() -> list[tuple[list[int], int]]:
+        def next_batch() -> list[tuple[list[int], list[float]]]:
             out = []
             while len(out) < batch_size:
                 window = _random_window(files, weights, rng, TEACHER_WINDOW)
@@ -330,8 +311,7 @@ def build_tiny_teacher(out: Path, texts: list[str] | dict[str, str], seed: int =
             return out
 
         train_start = time.time()
-        final = train_causal_lm(model, next_batch, steps, lr=lr, warmup=20, pad_id=pad_id, name="tiny teacher",
-                                verbose=verbose, floor=0.1)
+        final = optimise(model, lambda: causal_lm_loss(model, next_batch(), pad_id), steps, lr, "tiny teacher", verbose=verbose)
         train_seconds = time.time() - train_start
         trained_loss = fim_loss(model, tok, held_windows) if held_windows else None
     finally:
@@ -545,21 +525,12 @@ def build_tiny_student(out: Path, texts: list[str] | None = None, seed: int = 0,
             return sum(losses) / len(losses)
 
         before = held_loss()
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min(1.0, (s + 1) / 20) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
-        model.train()
         train_start = time.time()
-        for step in range(steps):
-            batch = [span_corruption(rng.choice(train_chunks), rng, sentinel, tok.eos_token_id) for _ in range(batch_size)]
-            loss = _t5_loss(model, batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            if verbose and (step % 100 == 0 or step == steps - 1):
-                print(f"  tiny student (span corruption) step {step:4d}/{steps}  loss {loss.item():.3f}  ({time.time() - train_start:.0f}s)")
+
+        def step_loss() -> torch.Tensor:
+            return _t5_loss(model, [span_corruption(rng.choice(train_chunks), rng, sentinel, tok.eos_token_id) for _ in range(batch_size)])
+
+        optimise(model, step_loss, steps, lr, "tiny student (span corruption)", verbose=verbose)
         train_seconds = time.time() - train_start
         after = held_loss()
     finally:

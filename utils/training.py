@@ -20,7 +20,7 @@ passes before one backward are not allowed. The original repository's two-pass
 `train_variant` reads as four steps: the data (`task_datasets`, `Dataset.filter` / `map`), the
 resume point (`resume_point`, skipping unreadable checkpoints), the trainer (`make_trainer`),
 and saving with the log (`save_and_log`). Loading the student and generating with it live in
-`utils/student.py`, shared with notebook 06.
+`utils/student.py`, shared with notebook 07.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -50,7 +51,6 @@ from safetensors import SafetensorError, safe_open
 from transformers import (
     DataCollatorForSeq2Seq,
     EarlyStoppingCallback,
-    EvalPrediction,
     GenerationConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -63,16 +63,15 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from .artifacts import load_merged, relative, save_figure, write_json
-from .config import HOLE, VARIANTS, Config, UserError
+from .config import ALL_VARIANTS, HOLE, Config, UserError
+from .logits import ULD_COLUMNS, TeacherDistributions, load_distributions, uld_loss
 from .metrics import edit_similarity, exact_match, is_empty, is_prose
 from .models import torch_threads
 from .student import (
     EXPLAIN_MARK,
-    decode_batch,
     encode_inputs,
     generate_middles,
     generation_config,
-    no_blank_processor,
     prepare_student,
     variant_dir,
 )
@@ -93,6 +92,7 @@ class Variant:
     explain: bool
     description: str
     fraction: float = 1.0  # share of the train rows (a nested seeded subset)
+    logits: bool = False  # also matches the teacher's stored distributions (ULD, utils/logits.py)
 
 
 # the paper's 2x2: labels {true middle, teacher's middle} x rationales {no, yes}
@@ -101,8 +101,12 @@ VARIANT_SPECS = {
     "finetune_explain": ("gold", True, "fine-tuning with rationales: the true middles + the explain task"),
     "distill": ("teacher", False, "standard distillation: the teacher's middles, predict task only"),
     "step_by_step": ("teacher", True, "distilling step-by-step: the teacher's middles + the explain task"),
+    # beyond the 2x2 (issue 16): trained when named in `variants`, at 100% of the train rows only (a short suite)
+    "logit_distill": ("teacher", False, "logit distillation: the teacher's middles + beta * ULD on its top-k probabilities"),
 }
-assert tuple(VARIANT_SPECS) == VARIANTS  # one list of names, in config (validation) and here (recipes)
+LOGIT_VARIANTS = ("logit_distill",)  # labels follow cfg.logit_labels, the text the stored distributions are taken along
+LOGIT_SETTINGS = ("beta", "logit_top_k", "logit_labels", "logit_alignment")  # in a logit variant's fingerprint only
+assert tuple(VARIANT_SPECS) == ALL_VARIANTS  # one list of names, in config (validation) and here (recipes)
 
 
 def variant_name(variant: str, fraction: float) -> str:
@@ -127,7 +131,7 @@ def parse_variant_name(name: str) -> tuple[str, float]:
 def variant_names(cfg: Config) -> list[str]:
     """Every point to train: the 2x2 (`cfg.variants`) on all train rows first, then each smaller fraction, largest first."""
     fractions = sorted(set(cfg.data_fractions), reverse=True)
-    return [variant_name(v, f) for f in fractions for v in cfg.variants]
+    return [variant_name(v, f) for f in fractions for v in cfg.variants if f == 1.0 or v not in LOGIT_VARIANTS]
 
 
 def variant_spec(cfg: Config, name: str) -> Variant:
@@ -135,8 +139,11 @@ def variant_spec(cfg: Config, name: str) -> Variant:
     variant, fraction = parse_variant_name(name)
     labels, explain, description = VARIANT_SPECS[variant]
     description += f" (alpha={cfg.alpha})" if explain else ""
+    if logits := variant in LOGIT_VARIANTS:
+        labels = cfg.logit_labels
+        description += f" (beta={cfg.beta}, top-{cfg.logit_top_k}, {cfg.logit_alignment} alignment, along the {labels} middles)"
     description += f", on {fraction:.0%} of the train rows" if fraction < 1 else ""
-    return Variant(name, labels, explain, description, fraction)
+    return Variant(name, labels, explain, description, fraction, logits)
 
 
 def required_columns(cfg: Config, variants: tuple[str, ...] | list[str] | None = None) -> tuple[str, ...]:
@@ -186,6 +193,21 @@ def _quiet_datasets() -> Iterator[None]:
         if not was_disabled:
             enable_progress_bars()
 
+
+class _TiedEmbeddingsNotice(logging.Filter):
+    """Drops the Trainer's "missing keys" notice when the keys missing are T5's `embed_tokens`, saved once as `shared`.
+
+    T5's encoder and decoder embeddings are the same tensor as `shared.weight`; the checkpoint stores it once, so
+    reloading the best checkpoint reports the two aliases as missing while the weights are complete.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("There were missing keys in the checkpoint model loaded")
+                    and "embed_tokens" in message and "lm_head" not in message and "layer" not in message)
+
+
+logging.getLogger("transformers.trainer").addFilter(_TiedEmbeddingsNotice())
 
 TEACHER_FILTERS = ("keep", "drop", "gold")
 
@@ -242,7 +264,8 @@ def filter_applied(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return table.fillna("n/a")
 
 
-def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None) -> tuple[Dataset, dict[str, int]]:
+def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: Config, variant: Variant | None = None,
+                       extra: Callable[[dict, dict, str], dict] | None = None) -> tuple[Dataset, dict[str, int]]:
     """Tokenized training rows of `variant` (predict + optional explain); `variant=None`: predict vs the true middle (evaluation).
 
     Explain labels are `EXPLAIN_MARK rationale </s>`. Teacher labels first go through `cfg.teacher_filter`
@@ -250,6 +273,7 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
     rationale keep the predict task only.
     Every drop, replacement, fallback and truncation is counted.
     The result's `_fingerprint` follows from the rows', the tokenizer's and the settings'.
+    `extra(batch, encoded, labels_from)` adds columns per row (the teacher's distributions: `logits.TeacherDistributions`).
     """
     labels_from = "middle" if variant is None or variant.labels == "gold" else "teacher_middle"
     mark = tokenizer.convert_tokens_to_ids(EXPLAIN_MARK)
@@ -276,6 +300,8 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
                 out["expl_input_ids"][i], out["expl_labels"][i] = expl_in[k], expl_lab[k]
                 out["explain_input_truncated"][i], out["rationale_truncated"][i] = expl_in_cut[k], expl_lab_cut[k]
                 out["no_rationale_predict_only"][i] = False
+        if extra is not None:
+            out.update(extra(batch, out, labels_from))
         return out
 
     rows_in = len(rows)
@@ -285,7 +311,7 @@ def build_task_dataset(rows: Dataset, tokenizer: PreTrainedTokenizerBase, cfg: C
     with _quiet_datasets():
         kept = rows.filter(_has_text, input_columns=[labels_from], batched=True, keep_in_memory=True)
         encoded = kept.map(encode, batched=True, remove_columns=kept.column_names, keep_in_memory=True)
-    counted = [c for c in encoded.column_names if c not in ("input_ids", "labels", "expl_input_ids", "expl_labels")]
+    counted = [c for c in encoded.column_names if c not in ("input_ids", "labels", "expl_input_ids", "expl_labels", *ULD_COLUMNS)]
     stats = {"rows_in": rows_in, **filtered, "no_label_dropped": len(rows) - len(kept)}
     stats.update({c: int(sum(encoded[c])) for c in counted} if len(encoded) else {c: 0 for c in counted})
     stats["rows"] = len(encoded)
@@ -352,11 +378,8 @@ class StepByStepTrainer(Seq2SeqTrainer):
         self._task_sums = sums
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
-        """Evaluation is on the predict task only: drop the `task` column, then generate as usual."""
+        """Evaluation is on the predict task only (the valid rows hold no explain rows): drop the `task` column."""
         inputs = {k: v for k, v in inputs.items() if k != "task"}
-        if not prediction_loss_only and self.args.predict_with_generate:
-            gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs}
-            gen_kwargs.setdefault("logits_processor", no_blank_processor(self.processing_class))
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -368,6 +391,52 @@ class StepByStepTrainer(Seq2SeqTrainer):
             if sums[3] > 0:
                 logs["explain_loss"] = round((sums[2] / sums[3]).item(), 4)
             self._task_sums = torch.zeros_like(self._task_sums)
+        super().log(logs, start_time)
+
+
+class LogitCollator(StepByStepCollator):
+    """StepByStepCollator + the teacher's aligned top-k: `teacher_probs` [rows, label width, k] and `teacher_mask`, zeros where none."""
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """One padded batch; predict rows come first, so row i holds feature i's distributions."""
+        if not features or "teacher_probs" not in features[0]:
+            return super().__call__(features)
+        batch = super().__call__([{k: v for k, v in f.items() if k not in ULD_COLUMNS} for f in features])
+        k = len(features[0]["teacher_probs"][0])  # every row has a label (at least </s>), every position k values
+        probs = torch.zeros(*batch["labels"].shape, k)
+        mask = torch.zeros(batch["labels"].shape, dtype=torch.bool)
+        for i, f in enumerate(features):
+            n = len(f["teacher_mask"])
+            probs[i, :n] = torch.tensor(f["teacher_probs"], dtype=torch.float32).reshape(n, k)
+            mask[i, :n] = torch.tensor(f["teacher_mask"], dtype=torch.bool)
+        return {**batch, "teacher_probs": probs, "teacher_mask": mask}
+
+
+class LogitDistillTrainer(StepByStepTrainer):
+    """StepByStepTrainer whose training loss adds `beta` x ULD against the teacher's stored top-k (utils/logits.py)."""
+
+    def __init__(self, *args: Any, beta: float = 1.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.beta = beta
+        self._uld_sums = torch.zeros(2)  # ULD sum, batches
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Cross-entropy (predict, and explain if any) + beta * ULD where the batch carries teacher distributions."""
+        probs, mask = inputs.pop("teacher_probs", None), inputs.pop("teacher_mask", None)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True)
+        if probs is not None and mask.any():
+            uld = uld_loss(outputs.logits, probs.to(outputs.logits.device), mask.to(outputs.logits.device))
+            loss = loss + self.beta * uld
+            if model.training:
+                self._uld_sums = self._uld_sums.to(uld.device) + torch.stack([uld.detach(), torch.ones_like(uld)])
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the mean ULD term since the last log to the training logs (`uld_loss`)."""
+        if "loss" in logs and self._uld_sums[1] > 0:
+            sums = self.accelerator.reduce(self._uld_sums.clone(), reduction="sum")
+            logs["uld_loss"] = round((sums[0] / sums[1]).item(), 4)
+            self._uld_sums = torch.zeros_like(self._uld_sums)
         super().log(logs, start_time)
 
 
@@ -399,22 +468,10 @@ class CompactProgress(ProgressCallback):
         """No second bar for the few evaluation batches."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        """Print the valid metrics of an evaluation (training losses stay in log_history)."""
-        if state.is_world_process_zero and logs and "eval_edit_similarity" in logs:
-            line = (
-                f"{self.name} step {state.global_step:>4}: valid edit similarity {logs['eval_edit_similarity']:.3f}, "
-                f"empty {logs.get('eval_empty_rate', 0):.0%}, valid loss {logs.get('eval_loss', math.nan):.3f}"
-            )
+        """Print the valid loss of an evaluation (training losses stay in log_history)."""
+        if state.is_world_process_zero and logs and "eval_loss" in logs:
+            line = f"{self.name} step {state.global_step:>4}: valid loss {logs['eval_loss']:.3f}"
             (self.training_bar.write if self.training_bar is not None else print)(line)
-
-
-def make_compute_metrics(tokenizer: PreTrainedTokenizerBase) -> Callable[[EvalPrediction], dict[str, float]]:
-    """`compute_metrics` for `predict_with_generate`: edit similarity, exact match and empty rate of the decoded middles."""
-
-    def compute_metrics(pred: EvalPrediction) -> dict[str, float]:
-        return evaluate_middles(decode_batch(tokenizer, pred.predictions), decode_batch(tokenizer, pred.label_ids))
-
-    return compute_metrics
 
 
 def evaluate_middles(predictions: list[str], references: list[str]) -> dict[str, float]:
@@ -441,6 +498,7 @@ TRAIN_SETTINGS = (
 def _fingerprint(cfg: Config, spec: Variant, train: Dataset, valid: Dataset | None, steps: int) -> str:
     """The key of a run: its settings and the `_fingerprint`s of its tokenized datasets (a change means: train again)."""
     settings = [spec.name, spec.labels, spec.explain, spec.fraction, steps, {k: getattr(cfg, k) for k in TRAIN_SETTINGS}]
+    settings += [{k: getattr(cfg, k) for k in LOGIT_SETTINGS}] if spec.logits else []  # other variants keep their keys
     data = [train._fingerprint, valid._fingerprint if valid is not None else None]
     return hashlib.sha256(json.dumps([settings, data], default=str).encode()).hexdigest()[:16]
 
@@ -476,7 +534,11 @@ def training_arguments(
     cfg: Config, output_dir: str | Path, has_valid: bool = True, resuming: bool = False, generation: GenerationConfig | None = None,
     max_steps: int | None = None,
 ) -> Seq2SeqTrainingArguments:
-    """`Seq2SeqTrainingArguments` of a run: save every `eval_steps`; with a valid split also evaluate there and keep the best model."""
+    """`Seq2SeqTrainingArguments` of a run: save every `eval_steps`; with a valid split also evaluate there and keep the best model.
+
+    Evaluation during training is the valid loss of the predict task (one forward pass, the Trainer's default
+    criterion for the kept checkpoint); the kept model generates valid middles once, after training (`save_and_log`).
+    """
     if cfg.eval_steps % cfg.logging_steps:
         raise UserError(f"eval_steps={cfg.eval_steps} must be a multiple of logging_steps={cfg.logging_steps} (the NaN check runs when the loss is logged)")
     if cfg.bf16 and not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
@@ -494,15 +556,14 @@ def training_arguments(
         bf16=cfg.bf16,
         eval_strategy="steps" if has_valid else "no",
         eval_steps=cfg.eval_steps,
-        eval_on_start=has_valid and not resuming,  # step 0 = the untrained student, where every curve starts
+        eval_on_start=has_valid and not resuming,  # step 0 = the untrained student, where every loss curve starts
         save_strategy="steps",  # checkpoints to resume from, with or without a valid split
         save_steps=cfg.eval_steps,
         save_total_limit=2,  # the last and the best
         load_best_model_at_end=has_valid,  # no valid split: the last model is the one saved
-        metric_for_best_model="edit_similarity" if has_valid else None,
-        greater_is_better=True if has_valid else None,
-        predict_with_generate=has_valid,
-        generation_config=generation,  # the students' decoding, for evaluation during training and the saved model
+        metric_for_best_model="loss" if has_valid else None,  # the valid loss of the predict task, lower is better
+        prediction_loss_only=True,  # evaluation needs no logits: generation happens once, on the kept model
+        generation_config=generation,  # the students' decoding, saved with the model
         logging_steps=cfg.logging_steps,
         logging_nan_inf_filter=False,  # a NaN must reach NanLossCallback, not be averaged away
         remove_unused_columns=False,  # the explain columns are not arguments of the model
@@ -519,7 +580,8 @@ def task_datasets(cfg: Config, spec: Variant, tok: PreTrainedTokenizerBase, data
     """Step 1, the data: tokenized train rows of `spec`, valid rows (None when the split is missing or empty), their counts."""
     if "train" not in data:
         raise UserError("the dataset has no 'train' split: run notebook 02_fim_segmentation.ipynb first")
-    train_ds, train_stats = build_task_dataset(train_subset(data["train"], spec.fraction, cfg.seed), tok, cfg, spec)
+    extra = TeacherDistributions(load_distributions(cfg), tok, cfg.logit_top_k, cfg.logit_alignment) if spec.logits else None
+    train_ds, train_stats = build_task_dataset(train_subset(data["train"], spec.fraction, cfg.seed), tok, cfg, spec, extra)
     train_stats = {"fraction": spec.fraction, **train_stats}
     if len(train_ds) == 0:
         raise UserError(f"no training rows for {spec.name}: every label is empty (see notebook 03's empty-answer rate)")
@@ -585,16 +647,17 @@ def make_trainer(
     nan_guard = NanLossCallback()
     patience = cfg.early_stopping_patience
     stopping = [EarlyStoppingCallback(patience)] if valid_ds is not None and patience is not None else []
-    trainer = StepByStepTrainer(
+    trainer_class, logit_kwargs = (LogitDistillTrainer, {"beta": cfg.beta}) if spec.logits else (StepByStepTrainer, {})
+    trainer = trainer_class(
         model=model,
         args=training_arguments(cfg, ckpt_dir, valid_ds is not None, resuming, generation_config(tok, cfg), max_steps),
-        data_collator=StepByStepCollator(tok, model=model),
+        data_collator=(LogitCollator if spec.logits else StepByStepCollator)(tok, model=model),
         train_dataset=train_ds,
         eval_dataset=valid_ds,
         processing_class=tok,
-        compute_metrics=make_compute_metrics(tok),
         callbacks=[*stopping, nan_guard, *(callbacks or [])],
         alpha=cfg.alpha if spec.explain else 1.0,
+        **logit_kwargs,
     )
     for callback in list(trainer.callback_handler.callbacks):
         if isinstance(callback, ProgressCallback) or type(callback).__name__ == "NotebookProgressCallback":
@@ -622,7 +685,7 @@ def save_and_log(
 ) -> dict[str, Any]:
     """Step 4: save the kept model (best, or last without valid rows) with its card; score it on valid; write and return the log."""
     history = trainer.state.log_history
-    untrained = next((h for h in history if h.get("step") == 0 and "eval_edit_similarity" in h), {})
+    untrained = next((h for h in history if h.get("step") == 0 and "eval_loss" in h), {})
     log = {
         "variant": spec.name,
         "description": spec.description,
@@ -639,7 +702,7 @@ def save_and_log(
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
         "train_seconds": round(seconds, 1),
         "train_loss": train_loss,
-        "untrained": {k.removeprefix("eval_"): v for k, v in untrained.items() if k.startswith("eval_")},
+        "untrained": {"loss": untrained["eval_loss"]} if untrained else {},  # step 0's valid loss
         "best": {},
         "log_history": history,
     }
@@ -647,11 +710,13 @@ def save_and_log(
     trainer.model.generation_config = copy.deepcopy(trainer.args.generation_config)  # evaluation filled in defaults (max_length=20)
     trainer.save_model(str(out))  # kept weights + generation config + the code-safe tokenizer (every rank: FSDP / ZeRO gather here)
     if trainer.is_world_process_zero():
-        if valid_rows is not None:  # the kept model, re-scored through generate_middles: the code path notebook 06 uses
-            tok, inputs = trainer.processing_class, list(valid_rows["student_input"])
-            log["best"] = evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), list(valid_rows["middle"]))
-            unguarded = generate_middles(trainer.model, tok, inputs, cfg, no_blank=False)
-            log["best"]["empty_rate_without_guard"] = evaluate_middles(unguarded, list(valid_rows["middle"]))["empty_rate"]
+        if valid_rows is not None:  # the kept model generates the valid middles through generate_middles, as notebook 07 does
+            tok, inputs, middles = trainer.processing_class, list(valid_rows["student_input"]), list(valid_rows["middle"])
+            best_loss = min((h["eval_loss"] for h in history if h.get("step") == log["best_step"] and "eval_loss" in h), default=None)
+            log["best"] = {"loss": best_loss, **evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), middles)}
+            if spec.fraction == 1:  # the blank-answer guard's effect, on the 2x2 at full data
+                unguarded = generate_middles(trainer.model, tok, inputs, cfg, no_blank=False)
+                log["best"]["empty_rate_without_guard"] = evaluate_middles(unguarded, middles)["empty_rate"]
         write_json(out / "train_log.json", log)
         (out / "README.md").write_text(model_card(cfg, log))
         if not cfg.keep_checkpoints:
@@ -705,7 +770,7 @@ def train_variants(cfg: Config, variants: tuple[str, ...] | list[str] | None = N
 
 
 def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """One row per variant: labels, tasks, steps, untrained and best valid metrics, empty rate, time."""
+    """One row per variant: labels, tasks, steps, valid loss before and after, the kept model's valid metrics, time."""
     rows = []
     for name, log in logs.items():
         best, untrained = log.get("best", {}), log.get("untrained", {})
@@ -717,7 +782,8 @@ def results_table(logs: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "tasks": " + ".join(log["tasks"]),
                 "steps": log["global_step"],
                 "best step": log["best_step"],
-                "untrained edit sim": untrained.get("edit_similarity"),
+                "untrained valid loss": untrained.get("loss"),
+                "valid loss": best.get("loss"),
                 "valid edit sim": best.get("edit_similarity"),
                 "valid exact match": best.get("exact_match"),
                 "valid empty rate": best.get("empty_rate"),
@@ -733,14 +799,14 @@ def data_curve(logs: dict[str, dict[str, Any]], metric: str = "edit_similarity")
     points = [(*parse_variant_name(name), log.get("best", {}).get(metric)) for name, log in logs.items()]
     table = pd.DataFrame(points, columns=["variant", "fraction", metric]).pivot(index="variant", columns="fraction", values=metric)
     table.columns = [f"{f:.0%} of train" for f in table.columns]
-    return table.reindex([v for v in VARIANTS if v in table.index])
+    return table.reindex([v for v in ALL_VARIANTS if v in table.index])
 
 
 def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = None) -> "Figure":
-    """Loss curves (train, per task, valid) and valid edit similarity against steps, one colour per variant (saved to `path` if given)."""
+    """Loss curves against steps: training (and per task), valid (predict task); one colour per variant (saved to `path` if given)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for (name, log), colour in zip(logs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         hist = log["log_history"]
         train = [(h["step"], h["loss"]) for h in hist if "loss" in h]
@@ -749,13 +815,12 @@ def plot_training(logs: dict[str, dict[str, Any]], path: str | Path | None = Non
             pe = [(h["step"], h["predict_loss"], h["explain_loss"]) for h in hist if "explain_loss" in h and "predict_loss" in h]
             axes[0].plot([p[0] for p in pe], [p[1] for p in pe], color=colour, ls="--", label=f"{name}: predict")
             axes[0].plot([p[0] for p in pe], [p[2] for p in pe], color=colour, ls=":", label=f"{name}: explain")
-        ev = [(h["step"], h["eval_loss"], h["eval_edit_similarity"]) for h in hist if "eval_edit_similarity" in h]
+        ev = [(h["step"], h["eval_loss"]) for h in hist if "eval_loss" in h]
         if ev:
-            axes[1].plot([e[0] for e in ev], [e[1] for e in ev], "o-", color=colour, label=name)
-            axes[2].plot([e[0] for e in ev], [e[2] for e in ev], "o-", color=colour, label=name)
+            axes[1].plot(*zip(*ev), "o-", color=colour, label=name)
         if log.get("best_step"):
-            axes[2].axvline(log["best_step"], color=colour, alpha=0.3)
-    for ax, title in zip(axes, ("training loss", "valid loss (predict, true middle)", "valid edit similarity (generated)")):
+            axes[1].axvline(log["best_step"], color=colour, alpha=0.3)
+    for ax, title in zip(axes, ("training loss", "valid loss (predict, true middle); kept step marked")):
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -794,9 +859,9 @@ and {data['valid']['rows']} validation examples; {data['train']['input_truncated
 **Tokenizer.** The published T5 tokenizer loses newlines, tabs, runs of spaces and `{{` `}}`; this model ships a
 code-safe tokenizer (same vocabulary + whitespace pieces + byte fallback) that round-trips code byte for byte.
 
-**Validation metrics** (greedy, true middles): edit similarity {fmt(best.get('edit_similarity'))}
-(untrained: {fmt(untrained.get('edit_similarity'))}), exact match {fmt(best.get('exact_match'))},
-empty outputs {fmt(best.get('empty_rate'))}; {f"best step {log['best_step']}" if log['best_step'] else 'the last step'} of {log['global_step']} kept.
+**Validation metrics** (greedy, true middles): edit similarity {fmt(best.get('edit_similarity'))}, exact match
+{fmt(best.get('exact_match'))}, empty outputs {fmt(best.get('empty_rate'))}; valid loss {fmt(best.get('loss'))} (untrained:
+{fmt(untrained.get('loss'))}); {f"best step {log['best_step']}" if log['best_step'] else 'the last step'} of {log['global_step']} kept.
 
 **Training.** lr {cfg.learning_rate}, batch {cfg.train_batch_size} x {cfg.gradient_accumulation_steps} accumulation,
 bf16 {cfg.bf16}, run `{cfg.run_name}` (profile `{cfg.profile}`).
