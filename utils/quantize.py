@@ -7,7 +7,7 @@ Why torch's dynamic quantisation (`torch.ao.quantization.quantize_dynamic`) and 
   this project's package index, and exporting T5 with its key/value cache to ONNX without it means an encoder
   graph, two decoder graphs (with and without cache) and a loop to drive them: a second inference stack to test;
 - the int8 model is still a transformers model: `generate`, the `NoBlankAnswer` guard, `student.generate_middles`
-  and the server use it unchanged, so quality before and after is measured by the same code (notebook 06's scoring);
+  and the server use it unchanged, so quality before and after is measured by the same code (the evaluation notebook's scoring);
 - its cost: torch 2.13 marks `torch.ao.quantization` deprecated (it works, and is tested here); torchao's
   `quantize_(model, Int8DynamicActivationInt8WeightConfig())` replaces it when it is removed. Its kernels are
   x86's (fbgemm); ARM's qnnpack engine was measured slower than fp32.
