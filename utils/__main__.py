@@ -53,6 +53,18 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from .teacher import bench_teacher
 
         bench_teacher(_config(args), args.examples)
+    elif args.real_size:
+        from .speed import bench_real_size, format_bench, random_prompts, real_size_model, time_breakdown
+
+        cfg = _config(args)
+        devices = None if cfg.device == "auto" else [cfg.device]
+        table = bench_real_size(args.prompt_tokens, args.new_tokens, args.repeats, args.batch, devices=devices,
+                                threads=args.threads)
+        threads = table.loc[(table.role == "student") & (table.device == "cpu") & (table.batch == 1), "threads"]
+        student = real_size_model("student")
+        breakdown = time_breakdown(student, random_prompts(student, 1, args.prompt_tokens), args.new_tokens,
+                                   int(threads.iloc[0]) if len(threads) else 1)
+        print(format_bench(table, breakdown))
     else:
         from .evaluation import bench_student
 
@@ -63,6 +75,29 @@ def cmd_rehearse(args: argparse.Namespace) -> None:
     from .rehearse import rehearse_command
 
     rehearse_command(_config(args), args.examples, args.t5_tokenizer, args.train_steps, args.teacher_new_tokens)
+
+
+def cmd_quantize(args: argparse.Namespace) -> None:
+    from .quantize import format_quantize_report, quantize_student
+
+    report = quantize_student(_config(args), args.variant, args.real_size, args.repeats, args.prompt_tokens, args.new_tokens)
+    print(format_quantize_report(report))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import time
+
+    from .serving import serve_student
+
+    with serve_student(_config(args), args.variant, args.int8, args.port, args.host) as url:
+        print(f"serving {url.model} at {url}: POST {url}/completions with 'prompt' (the code before the gap) and "
+              f"'suffix' (the code after it); the middle comes back in choices[0].text. GET {url.replace('/v1', '/health')}. "
+              "Ctrl-C stops.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("server stopped")
 
 
 def cmd_parse(args: argparse.Namespace) -> None:
@@ -121,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     p.add_argument("what", choices=["teacher", "student"])
     p.add_argument("--examples", type=int, default=None, help="how many examples to time")
+    p.add_argument("--real-size", action="store_true",
+                   help="student: time santacoder's and flan-t5-small's real architectures (random weights) instead of the run's models")
+    p.add_argument("--repeats", type=int, default=5, help="--real-size: timed completions at batch 1 per model")
+    p.add_argument("--batch", type=int, default=4, help="--real-size: batch size for the throughput figure (1: none)")
+    p.add_argument("--prompt-tokens", type=int, default=384, help="--real-size: prompt length in tokens")
+    p.add_argument("--new-tokens", type=int, default=32, help="--real-size: new tokens forced per completion")
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="--real-size: CPU thread counts to try, each model keeps its fastest (default: 1 and every core)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("rehearse", help="the colab profile's path (02-05, 07) at real size with random weights, offline: time, "
@@ -135,6 +178,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="new tokens per teacher prompt (default: 32, to finish in 15 minutes on 2 CPU cores; the prompts "
                         "keep the profile's length; 0: the profile's max_new_tokens)")
     p.set_defaults(func=cmd_rehearse)
+
+    p = sub.add_parser("quantize", help="int8 copy of a trained student: quality and speed before and after, saved to models/<variant>-int8/")
+    common(p)
+    p.add_argument("--variant", default=None, help="trained variant (default: the last of the 2x2 that is trained, step_by_step first)")
+    p.add_argument("--real-size", action="store_true", help="time flan-t5-small's real architecture (random weights) instead of the tiny student")
+    p.add_argument("--repeats", type=int, default=5, help="timed completions per model")
+    p.add_argument("--prompt-tokens", type=int, default=384, help="prompt length in tokens for the timing")
+    p.add_argument("--new-tokens", type=int, default=32, help="new tokens forced per timed completion")
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("serve", help="serve a trained student's fill-in-the-middle completions (OpenAI /v1/completions with a suffix)")
+    common(p)
+    p.add_argument("--variant", default=None, help="trained variant (default: the last of the 2x2 that is trained, step_by_step first)")
+    p.add_argument("--int8", action="store_true", help="serve the int8 copy (models/<variant>-int8/, quantised now if missing)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("parse", help="does each .moon file under DIR parse? (MoonScript's own parser)")
     p.add_argument("dir", help="folder searched recursively for .moon files")

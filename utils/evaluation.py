@@ -156,23 +156,27 @@ def wrong_task_values(middles: Sequence[str], examples: pd.DataFrame) -> list[fl
 def collect_predictions(cfg: Config, examples: pd.DataFrame, systems: Sequence[str] | None = None, progress: bool = True) -> pd.DataFrame:
     """Long table: one row per example x system with the prediction and its per-example scores (`parses` included)."""
     systems = list(systems or list_systems(cfg))
-    keep = [c for c in ("id", "source", "span_type", "segment_start", "prefix", "middle", "suffix", "middle_lines", "middle_chars",
-                        "length_bucket") if c in examples]
     files, parser = parse_context(cfg)
     if parser is None:
         print(NO_PARSER_HINT)
-    parts = []
-    for system in tqdm(systems, desc="predicting", unit="system", disable=not progress):
-        preds = predict_system(cfg, system, examples)
-        part = examples[keep].copy()
-        part.insert(0, "system", system)
-        part["prediction"] = preds
-        for name, values in M.per_example_scores(preds, examples["middle"].tolist()).items():
-            part[name] = values
-        part["parses"] = parse_values(examples, preds, files, parser)
-        part["wrong_task"] = wrong_task_values(preds, examples)
-        parts.append(part)
+    parts = [scored_predictions(examples, system, predict_system(cfg, system, examples), files, parser)
+             for system in tqdm(systems, desc="predicting", unit="system", disable=not progress)]
     return pd.concat(parts, ignore_index=True)
+
+
+def scored_predictions(examples: pd.DataFrame, system: str, preds: Sequence[str], files: dict[str, str] | None,
+                       parser: Parser | None) -> pd.DataFrame:
+    """One system's part of `collect_predictions`: a row per example with `preds` and its per-example scores (`parses` included)."""
+    keep = [c for c in ("id", "source", "span_type", "segment_start", "prefix", "middle", "suffix", "middle_lines", "middle_chars",
+                        "length_bucket") if c in examples]
+    part = examples[keep].copy()
+    part.insert(0, "system", system)
+    part["prediction"] = list(preds)
+    for name, values in M.per_example_scores(list(preds), examples["middle"].tolist()).items():
+        part[name] = values
+    part["parses"] = parse_values(examples, preds, files, parser)
+    part["wrong_task"] = wrong_task_values(preds, examples)
+    return part
 
 
 # --------------------------------------------------------------------------- quality

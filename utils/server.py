@@ -3,6 +3,8 @@
 - `local_server`: `transformers serve` for a local model folder, in a child process.
 - `chat_server`: a small `/v1/chat/completions` server in this process, answering with a Python
   function (the tiny profile's deterministic explainer, `utils.tiny.serve_tiny_explainer`).
+- `completions_server`: the same plumbing answering `/v1/completions` with a `suffix` (fill in the middle),
+  for the shipped student (`utils.serving`, `python -m utils serve`).
 
 `transformers serve` never outlives the process that started it: on Linux the kernel sends it SIGTERM when
 its parent dies (`prctl(PR_SET_PDEATHSIG)`), even on SIGKILL, and everywhere a watchdog thread in
@@ -28,6 +30,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -99,6 +102,7 @@ class ServerURL(str):
 
     pid: int
     log_dir: Path
+    model: str  # the served model's name, where the server sets it
 
 
 @contextlib.contextmanager
@@ -199,8 +203,11 @@ def _read_request(body: bytes, model: str, reply: Reply) -> tuple[int, dict]:
     return 200, chat_response(model, text, prompt, limit)
 
 
-def _handler(model: str, reply: Reply) -> type[BaseHTTPRequestHandler]:
-    """A request handler class serving `model` with `reply`."""
+Route = Callable[[bytes], "tuple[int, dict]"]  # POST body -> (HTTP status, JSON body)
+
+
+def _handler(model: str, routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
+    """A request handler class serving `model`: GET /health and /v1/models, and a POST path -> `Route` table."""
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, payload: dict) -> None:
@@ -214,21 +221,29 @@ def _handler(model: str, reply: Reply) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             path = self.path.split("?")[0].rstrip("/")
             if path == "/health":
-                self._send(200, {"status": "ok"})
+                self._send(200, {"status": "ok", "model": model})
             elif path == "/v1/models":
                 self._send(200, {"object": "list", "data": [{"id": model, "object": "model", "created": 0,
                                                              "owned_by": "local"}]})
+            elif path in routes:
+                self._send(405, openai_error(f"{path} takes POST, not GET", code="method_not_allowed"))
             else:
                 self._send(404, openai_error(f"no route GET {path}", code="not_found"))
 
         def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
-                self._send(404, openai_error(f"no route POST {self.path}", code="not_found"))
+            try:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            except ValueError:
+                self._send(400, openai_error("the Content-Length header is not a number"))
+                return
+            route = routes.get(self.path.split("?")[0].rstrip("/"))
+            if route is None:
+                self._send(404, openai_error(f"no route POST {self.path}; this server answers POST {', '.join(routes)}",
+                                             code="not_found"))
                 return
             try:
-                status, payload = _read_request(body, model, reply)
-            except Exception as exc:  # noqa: BLE001 - a bug in `reply` is the server's error, as elsewhere
+                status, payload = route(body)
+            except Exception as exc:  # noqa: BLE001 - a bug in the model's function is the server's error, as elsewhere
                 status, payload = 500, openai_error(f"{type(exc).__name__}: {exc}", "server_error")
             self._send(status, payload)
 
@@ -239,6 +254,25 @@ def _handler(model: str, reply: Reply) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
+def _serve(model: str, routes: dict[str, Route], port: int | None, host: str, kind: str) -> Iterator[ServerURL]:
+    """Serve `routes` for `model` on `host`:`port` (0/None: a free port) in a thread; yield the `/v1` URL; close on exit."""
+    server = ThreadingHTTPServer((host, port or 0), _handler(model, routes))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=f"{kind}-server-{model}", daemon=True)
+    thread.start()
+    try:
+        base = f"http://{host}:{server.server_address[1]}"
+        url = ServerURL(f"{base}/v1")
+        url.pid, url.log_dir = os.getpid(), None  # type: ignore[assignment] - in this process, no log folder
+        wait_healthy(f"{base}/health", 30)
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@contextlib.contextmanager
 def chat_server(model: str, reply: Reply, port: int | None = None) -> Iterator[ServerURL]:
     """Serve `reply(messages) -> text` as OpenAI's `/v1/chat/completions` on 127.0.0.1 in a thread; yield its `/v1` URL.
 
@@ -246,16 +280,84 @@ def chat_server(model: str, reply: Reply, port: int | None = None) -> Iterator[S
     `reply` returns None) gets 400 with an OpenAI-style error; another model name gets 404.
     The socket is closed and the thread joined on exit.
     """
-    server = ThreadingHTTPServer(("127.0.0.1", port or 0), _handler(model, reply))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name=f"chat-server-{model}", daemon=True)
-    thread.start()
-    try:
-        url = ServerURL(f"http://127.0.0.1:{server.server_address[1]}/v1")
-        url.pid, url.log_dir = os.getpid(), None  # type: ignore[assignment] - in this process, no log folder
-        wait_healthy(f"http://127.0.0.1:{server.server_address[1]}/health", 30)
+    with _serve(model, {"/v1/chat/completions": lambda body: _read_request(body, model, reply)}, port, "127.0.0.1", "chat") as url:
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+
+
+# --------------------------------------------------------------------------- a fill-in-the-middle completions server
+
+
+@dataclass
+class Completion:
+    """One answer of a completions model: the text, its token counts, and why it stopped ('stop' or 'length')."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+# (prefixes, suffixes, max_tokens) -> one Completion per prefix
+Complete = Callable[[list[str], list[str], int], list[Completion]]
+
+
+def _bad(message: str, param: str | None = None) -> tuple[int, dict]:
+    """A 400 with an OpenAI-style error naming the problem (and the parameter)."""
+    return 400, openai_error(message, param=param)
+
+
+def _is_int(value: object) -> bool:
+    """A JSON integer (true / false are not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_completion_request(body: bytes, model: str, complete: Complete, max_tokens_limit: int) -> tuple[int, dict]:
+    """(HTTP status, JSON body) for one POST /v1/completions: `prompt` is the prefix, `suffix` what follows the gap."""
+    try:
+        req = json.loads(body or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _bad(f"the body is not JSON: {exc}")
+    if not isinstance(req, dict):
+        return _bad("expected a JSON object with a 'prompt' (the code before the gap) and a 'suffix' (the code after it)")
+    if "prompt" not in req:
+        return _bad("missing 'prompt': the code before the gap (a string)", "prompt")
+    prompt = req["prompt"]
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+        return _bad(f"'prompt' must be a string or a non-empty list of strings, not {type(prompt).__name__}", "prompt")
+    suffix = req.get("suffix")
+    if suffix is not None and not isinstance(suffix, str):
+        return _bad(f"'suffix' must be a string (the code after the gap), not {type(suffix).__name__}", "suffix")
+    if req.get("model") not in (None, model):
+        return 404, openai_error(f"The model {req.get('model')!r} does not exist; this server serves {model!r}",
+                                 "invalid_request_error", "model_not_found", "model")
+    limit = req.get("max_tokens", max_tokens_limit)
+    if limit is None:
+        limit = max_tokens_limit
+    if not _is_int(limit) or not 1 <= limit <= max_tokens_limit:
+        return _bad(f"'max_tokens' must be an integer from 1 to {max_tokens_limit}, not {limit!r}", "max_tokens")
+    if req.get("stream"):
+        return _bad("streaming is not supported by this server", "stream")
+    if req.get("n", 1) != 1 or req.get("best_of", 1) != 1:
+        return _bad("this server decodes greedily: one answer per prompt ('n' and 'best_of' must be 1)", "n")
+    if req.get("echo"):
+        return _bad("'echo' is not supported by this server", "echo")
+    answers = complete(prompts, [suffix or ""] * len(prompts), limit)
+    choices = [{"text": a.text, "index": i, "logprobs": None, "finish_reason": a.finish_reason} for i, a in enumerate(answers)]
+    used = sum(a.prompt_tokens for a in answers), sum(a.completion_tokens for a in answers)
+    return 200, {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
+                 "model": model, "system_fingerprint": None, "choices": choices,
+                 "usage": {"prompt_tokens": used[0], "completion_tokens": used[1], "total_tokens": sum(used)}}
+
+
+@contextlib.contextmanager
+def completions_server(model: str, complete: Complete, port: int | None = None, max_tokens_limit: int = 256,
+                       host: str = "127.0.0.1") -> Iterator[ServerURL]:
+    """Serve `complete` as OpenAI's `/v1/completions` with a `suffix` (the insertion API) in a thread; yield its `/v1` URL.
+
+    `choices[0].text` is the middle between `prompt` and `suffix`. Also `GET /health` and `GET /v1/models`.
+    A request it cannot read gets a 4xx JSON error naming the problem; the socket is closed on exit.
+    """
+    route = lambda body: read_completion_request(body, model, complete, max_tokens_limit)  # noqa: E731
+    with _serve(model, {"/v1/completions": route}, port, host, "completions") as url:
+        yield url

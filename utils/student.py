@@ -87,7 +87,7 @@ def no_blank_processor(tokenizer: PreTrainedTokenizerBase) -> LogitsProcessorLis
 # --------------------------------------------------------------------------- loading
 
 
-def _ready(model: PreTrainedModel, tok: PreTrainedTokenizerBase, cfg: Config, device: torch.device, dtype: str) -> PreTrainedModel:
+def make_ready(model: PreTrainedModel, tok: PreTrainedTokenizerBase, cfg: Config, device: torch.device, dtype: str) -> PreTrainedModel:
     """The project's special ids and generation settings on `model`, moved to `device` in `dtype`."""
     model.config.decoder_start_token_id = tok.pad_token_id
     model.config.pad_token_id = tok.pad_token_id
@@ -106,7 +106,7 @@ def prepare_student(cfg: Config, device: str = "cpu", dtype: str = "float32") ->
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = cfg.student_dropout
-    return _ready(model, tok, cfg, pick_device(device), dtype), tok
+    return make_ready(model, tok, cfg, pick_device(device), dtype), tok
 
 
 def load_trained(cfg: Config, variant: str, device: str = "cpu", dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -119,7 +119,7 @@ def load_trained(cfg: Config, variant: str, device: str = "cpu", dtype: str = "f
         )
     model, tok = load_student(str(folder), device="cpu", dtype="float32")
     tok = make_code_safe(tok)  # saved code-safe: a no-op, kept so a hand-copied folder is safe too
-    return _ready(model, tok, cfg, pick_device(device), dtype), tok
+    return make_ready(model, tok, cfg, pick_device(device), dtype), tok
 
 
 def load_system(cfg: Config, system: str, device: str | None = None, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -171,15 +171,17 @@ def decode_batch(tokenizer: PreTrainedTokenizerBase, ids) -> list[str]:
 # --------------------------------------------------------------------------- generation
 
 
-def generate_middles(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, student_inputs: list[str], cfg: Config, progress: bool = False, no_blank: bool = True
-) -> list[str]:
-    """The student's middle for each `student_input`: batched greedy generation under `model.generation_config`."""
+def generate_ids(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, student_inputs: list[str], cfg: Config, progress: bool = False,
+    no_blank: bool = True, max_new_tokens: int | None = None,
+) -> list[list[int]]:
+    """The generated ids of each `student_input` (decoder start dropped, padding kept): batched greedy under `model.generation_config`."""
     ids, _ = encode_inputs(tokenizer, list(student_inputs), "predict", cfg.student_max_input_tokens)
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # similar lengths together: less padding
     device = next(model.parameters()).device
     guard = no_blank_processor(tokenizer) if no_blank else None
-    out: list[str] = [""] * len(ids)
+    budget = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
+    out: list[list[int]] = [[] for _ in ids]
     was_training = model.training
     model.eval()
     batches = range(0, len(order), cfg.eval_batch_size)
@@ -187,10 +189,15 @@ def generate_middles(
         for start in tqdm(batches, desc="generating", unit="batch", disable=not progress):
             chunk = order[start : start + cfg.eval_batch_size]
             batch = tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt").to(device)
-            generated = model.generate(**batch, logits_processor=guard)
-            for i, text in zip(chunk, decode_batch(tokenizer, generated)):
-                out[i] = text
+            generated = model.generate(**batch, logits_processor=guard, **budget)
+            for i, row in zip(chunk, generated[:, 1:].tolist()):
+                out[i] = row
     model.train(was_training)
     return out
 
 
+def generate_middles(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, student_inputs: list[str], cfg: Config, progress: bool = False, no_blank: bool = True
+) -> list[str]:
+    """The student's middle for each `student_input`: batched greedy generation under `model.generation_config`."""
+    return decode_batch(tokenizer, generate_ids(model, tokenizer, student_inputs, cfg, progress, no_blank))
