@@ -9,6 +9,7 @@ PRODUCES = {
     "05": "models/step_by_step",
     "06": "models/logit_distill",
     "07": "report/results.csv",
+    "08": "report/shipping.png",
 }
 
 

@@ -127,11 +127,11 @@ def test_quantize_command_prints_quality_and_speedup_last(shipped, report, monke
     assert main(["quantize", "--variant", "distill", "--set", "run_name=ship"]) == 2  # not trained: a clear error
 
 
-def test_int8_at_real_size_stores_a_third_of_the_weights():
+def test_int8_at_real_size_stores_under_half_the_weights():
     big = speed.real_size_model("student")
     table = compare_speed({"fp32": big, "int8": quantize_int8(big)}, prompt_tokens=8, new_tokens=2, repeats=1)
     fp32, int8 = table.weights_mb
-    assert 225 < fp32 < 235 and int8 < 0.55 * fp32  # the embeddings stay fp32; every Linear is int8
+    assert 290 < fp32 < 297 and int8 < 0.45 * fp32  # 77M fp32 parameters; the embeddings stay fp32, every Linear is int8
     assert table.speedup.iloc[0] == 1.0 and table.latency_p50_s.gt(0).all()
     assert weight_megabytes(big) == fp32
 

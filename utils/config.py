@@ -233,7 +233,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         student_max_input_tokens=256,
         bench_examples=16,  # completions timed per system in notebook 07: seven systems, on 2 CPU cores
     ),
-    # the real models, sized to finish the series on a free Colab T4 in about an hour
+    # the real models, sized to finish the series on a free Colab T4 in about 1.5 hours (`python -m utils rehearse` estimates it)
     "colab": dict(
         bench_threads=None,
         torch_threads=None,

@@ -20,7 +20,7 @@ Which figure is which:
   tokens; without it, the tiny student itself (0.27M parameters: its time is per-op overhead, which int8 does not cut).
 
 What it buys, measured at real size on 2 CPU cores shared with other jobs (1 thread, fp32 and int8 taking turns):
-1.59x to 1.71x faster per completion, weights 231 -> 121 MiB (the embeddings stay fp32), quality unchanged on the
+1.59x to 1.71x faster per completion, weights 294 -> 121 MiB (the embeddings stay fp32), quality unchanged on the
 tiny student (paired differences within +-0.001). Short of 2x: at batch 1 the matrix products are only about 55-60%
 of the fp32 student's time; attention, T5's RMS norms and gated GELU (a dozen small element-wise ops per layer) and
 Python's per-op cost are untouched by int8, which caps the gain near 2.4x even for free matrix products. The rest
