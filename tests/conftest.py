@@ -10,6 +10,17 @@ from utils.config import REPO_ROOT, load_config
 REAL_MOONSCRIPT = REPO_ROOT.parent / "shared" / "data" / "moonscript-real"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Two cores shared with other work: the tiny models run fastest on one thread, and two threads fight."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def fim_cfg(tmp_path_factory):
     """A tiny config whose 'fim' stage (notebook 02's artifact) is built once per session."""

@@ -40,15 +40,6 @@ from conftest import REAL_MOONSCRIPT
 FAST = dict(max_target_tokens=32, student_max_input_tokens=160, max_new_tokens=24, teacher_batch_size=2, logit_top_k=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two cores shared with other work: one thread is faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def teacher():
     """The tiny teacher, loaded once for the module."""

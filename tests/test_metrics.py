@@ -180,3 +180,19 @@ def test_is_prose_and_wrong_task_metric():
     assert M.is_prose("This function adds the price of each item to the total.")
     assert not M.is_prose("  total += item.price\n") and not M.is_prose("")
     assert "wrong_task" in M.PRECOMPUTED and M.METRICS["wrong_task"][1] is False
+
+
+def test_a_collapsed_answer_is_degenerate_and_code_is_not():
+    from utils.artifacts import read_moon_texts
+    from utils.config import REPO_ROOT
+    from utils.metrics import is_degenerate
+
+    for collapsed in (" = = = = = = = = = = = =", " call @ @ @ @ @ @ @ @ @ @", " (ssssssssssssssssssssssss"):
+        assert is_degenerate(collapsed), collapsed
+    for short in (" = = =", "@x = @y", "\t\t\t\t\t\t\t\t\n", "-- ----------------------------\n"):
+        assert not is_degenerate(short), short
+    # no real code is: every 8-line window of every sample file reads as code
+    for text in read_moon_texts(REPO_ROOT / "data" / "moonscript").values():
+        lines = text.splitlines(keepends=True)
+        for i in range(0, max(1, len(lines) - 7), 4):
+            assert not is_degenerate("".join(lines[i:i + 8])), "".join(lines[i:i + 8])

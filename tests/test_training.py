@@ -53,15 +53,6 @@ FAST = dict(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two cores shared with other work: one thread is faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data(fim_dataset) -> DatasetDict:
     """The tiny FIM rows with teacher middles and rationales (synthetic: notebooks 03/04 are not run here)."""

@@ -655,7 +655,7 @@ def size_note(efficiency: pd.DataFrame) -> str:
 
 
 def failure_mode(row: pd.Series) -> str:
-    """One label per prediction: exact, answers with prose, breaks the file, empty, whitespace only, first line right, close, runs on, or wrong.
+    """One label per prediction: exact, answers with prose, repeats one token, breaks the file, empty, whitespace only, first line right, close, runs on, or wrong.
 
     Every label after "breaks the file" is a prediction that parses but differs (or was not judged: no parser).
     """
@@ -663,6 +663,8 @@ def failure_mode(row: pd.Series) -> str:
         return "exact"
     if row.get("wrong_task") == 1:
         return "answers with prose"
+    if M.is_degenerate(row["prediction"]):
+        return "repeats one token"
     if row.get("parses") == 0:
         return "breaks the file"
     if row["empty_rate"]:
@@ -721,7 +723,7 @@ def failure_modes(predictions: pd.DataFrame, system: str) -> pd.DataFrame:
     part = predictions[predictions.system == system].copy()
     part["failure_mode"] = part.apply(failure_mode, axis=1)
     table = pd.crosstab(part["failure_mode"], part["span_type"], margins=True, margins_name="total")
-    order = ["exact", "answers with prose", "breaks the file", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
+    order = ["exact", "answers with prose", "repeats one token", "breaks the file", "whitespace only", "first line right", "close (edit sim >= 0.7)", "runs on (> 2x too long)", "wrong", "empty", "total"]
     return table.reindex([o for o in order if o in table.index])
 
 

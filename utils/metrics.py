@@ -86,6 +86,14 @@ def is_empty(prediction: str) -> float:
     return float(not prediction.strip())
 
 
+def is_degenerate(prediction: str, min_pieces: int = 8) -> bool:
+    """True for a collapsed answer: one or two pieces repeated (`= = = = ...`, `@ @ @ ...`) or one letter run on (`ssss...`)."""
+    pieces = prediction.split()
+    if len(pieces) >= min_pieces and len(set(pieces)) <= 2:
+        return True
+    return re.search(r"([A-Za-z])\1{15,}", prediction) is not None
+
+
 def sentence_chrf(prediction: str, reference: str) -> float:
     """sacrebleu's sentence-level chrF (0-100)."""
     from sacrebleu.metrics import CHRF

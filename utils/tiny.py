@@ -16,17 +16,21 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import io
 import json
 import math
 import random
 import re
 import shutil
+import sysconfig
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sentencepiece as spm
 import torch
 from filelock import FileLock
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -346,9 +350,6 @@ def english_corpus(max_chars: int = ENGLISH_CHARS) -> tuple[list[str], list[str]
     The tiny student learns language here, as flan-t5 learned it from C4 (English web pages) before
     it ever saw code: no MoonScript, no code examples (doctest lines, braces, `name()` calls are dropped).
     """
-    import ast
-    import sysconfig
-
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     paragraphs, used, total, seen = [], [], 0, set()
     for path in sorted(stdlib.glob("*.py")):
@@ -391,9 +392,6 @@ def build_student_tokenizer(texts: list[str], vocab_size: int = STUDENT_SHAPE["v
     newlines are taken out first: flan-t5's vocabulary has none (C4 dropped pages with braces); the code-safe
     tokenizer (utils/tokenization.py) adds them later, as it does for the real flan-t5.
     """
-    import io
-
-    import sentencepiece as spm
 
     clean = [re.sub(r"[{}\t\n\r]", " ", t) for t in texts]
     model = io.BytesIO()
