@@ -27,6 +27,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 SERIES_CHECKS = "test_series.py"
+# unit tests that load the tiny teacher model, which takes minutes to build on a fresh clone: they run after the
+# others, which need at most its tokenizer (built alone in seconds, utils.tiny.ensure_tiny_tokenizer)
+NEED_THE_TEACHER_MODEL = {"test_colab.py", "test_evaluation.py", "test_inspection.py", "test_logit_distill.py",
+                          "test_models.py", "test_teacher.py", "test_tiny.py"}
 
 
 def _notebook_of(item) -> str | None:
@@ -47,7 +51,10 @@ def pytest_collection_modifyitems(items):
         nb = _notebook_of(item)
         if nb:
             return (1, nb)
-        return (2, "") if os.path.basename(str(item.fspath)) == SERIES_CHECKS else (0, "")
+        name = os.path.basename(str(item.fspath))
+        if name == SERIES_CHECKS:
+            return (2, "")
+        return (0, "b" if name in NEED_THE_TEACHER_MODEL else "a")  # the others run while the teacher trains
 
     items.sort(key=rank)  # stable: each group keeps its own order
     if any(_notebook_of(item) for item in items):

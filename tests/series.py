@@ -9,7 +9,7 @@ PRODUCES = {
     "05": "models/step_by_step",
     "06": "models/logit_distill",
     "07": "report/results.csv",
-    "08": "report/shipping.png",
+    "08": "shipping/real_size_latency.png",
 }
 
 

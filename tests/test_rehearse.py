@@ -8,7 +8,7 @@ import torch
 from datasets import Dataset
 
 from utils.config import REPO_ROOT, load_config
-from utils.rehearse import Rehearsal, Stage, colab_rows, fill, longest, measure, seq2seq_flops, t4_estimate, t4_memory
+from utils.rehearse import Rehearsal, Stage, colab_rows, fill, longest, seq2seq_flops, t4_estimate, t4_memory
 
 T5_TOKENIZER = REPO_ROOT.parent / "shared" / "data" / "tokenizers" / "t5"
 
@@ -21,11 +21,23 @@ def test_fill_repeats_rows_with_distinct_ids():
     assert longest(rows, 2)["id"] == ["b", "c"]
 
 
+MEASURE_64_MIB = """
+import torch
+from utils.rehearse import Stage, measure
+with measure(Stage("alloc"), torch.device("cpu")) as st:
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    block += 1
+print(st.seconds, st.peak_growth, st.peak_total)
+"""
+
+
 def test_measure_sees_time_and_memory_of_the_block():
-    with measure(Stage("alloc"), torch.device("cpu")) as st:
-        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
-        block += 1
-    assert st.seconds > 0 and st.peak_growth >= 48 * 2**20 and st.peak_total >= st.peak_growth
+    # a fresh process: in a long test session the allocator can serve 64 MiB from memory it already holds,
+    # and resident memory then does not grow (the rehearsal itself starts each stage on a new, larger peak)
+    done = subprocess.run([sys.executable, "-c", MEASURE_64_MIB], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seconds, growth, total = map(float, done.stdout.split()[-3:])
+    assert seconds > 0 and growth >= 48 * 2**20 and total >= growth
 
 
 def test_colab_rows_are_capped_by_the_profile_and_the_files():
@@ -50,7 +62,7 @@ def _rehearsal(activations: float) -> Rehearsal:
 
 def test_t4_estimate_covers_every_notebook_and_says_how():
     est = t4_estimate(_rehearsal(7e9))
-    assert [name[:2] for name, _, _ in est] == ["02", "03", "04", "05", "06"]
+    assert [name[:2] for name, _, _ in est] == ["02", "03", "04", "05", "06", "07"]
     assert all(seconds > 0 and how for _, seconds, how in est)
     assert est[0][1] == pytest.approx(10.0 * 600 / 100)  # CPU work scaled by files
     fits = dict((name, nbytes) for name, nbytes, _ in t4_memory(_rehearsal(7e9)))
@@ -72,7 +84,7 @@ def test_rehearse_command_runs_the_real_architectures(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     for stage in ("02 FIM build", "03 teacher: build santacoder-size model", "03 teacher: generate a batch of 1",
-                  "04 rationale", "05 training: 1 step(s)", "06 evaluation: generate a batch of 2"):
+                  "04 rationale", "05 training: 1 step(s)", "07 evaluation: generate a batch of 2"):
         assert stage in text
     assert "1.125B parameters" in text and "vocabulary 49,280" in text and "77.2M parameters" in text
     assert "n/a (random weights)" in text and "ESTIMATE of the whole colab series on a T4" in text

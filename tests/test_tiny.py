@@ -390,3 +390,18 @@ def test_tiny_teacher_beats_the_pretrained_student_on_unseen_files(test_split_fi
     f = test_split_figures
     assert f["rows"] >= 30 and f["test_files"] >= 3
     assert f["teacher_edit_similarity"] > 1.5 * f["untrained_edit_similarity"], f
+
+
+def test_the_teacher_tokenizer_built_alone_is_the_models_own(tmp_path, monkeypatch):
+    # tokenizer-only work (FIM building, most unit tests) goes on while the teacher trains; it must be the same tokenizer
+    from utils.models import load_tokenizer
+    from utils.tiny import ensure_tiny_model, ensure_tiny_tokenizer, tiny_dir
+
+    model_dir = ensure_tiny_model("tiny-teacher")
+    monkeypatch.setenv("DISTIL_CACHE", str(tmp_path))  # an empty cache: no model yet, so the tokenizer is built alone
+    alone = ensure_tiny_tokenizer("tiny-teacher")
+    assert alone != tiny_dir("tiny-teacher") and not (tiny_dir("tiny-teacher") / "config.json").exists()
+    assert (alone / "tokenizer.json").read_text() == (model_dir / "tokenizer.json").read_text()
+    assert ensure_tiny_tokenizer("tiny-teacher") == alone  # built once
+    text = "class A\n\tnew: (@x = {}) =>\n"
+    assert load_tokenizer("tiny-teacher")(text)["input_ids"] == load_tokenizer(str(model_dir))(text)["input_ids"]

@@ -507,9 +507,12 @@ def test_only_the_tied_embeddings_notice_is_dropped_from_the_trainers_log():
 
     trainer_log, keep = logging.getLogger("transformers.trainer"), Keep()
     trainer_log.addHandler(keep)  # transformers' loggers do not propagate to the root logger
+    level = trainer_log.level
+    trainer_log.setLevel(logging.WARNING)  # whatever verbosity an earlier test left transformers at
     try:
         trainer_log.warning("There were missing keys in the checkpoint model loaded: ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'].")
         trainer_log.warning("There were missing keys in the checkpoint model loaded: ['lm_head.weight'].")
     finally:
         trainer_log.removeHandler(keep)
+        trainer_log.setLevel(level)
     assert keep.messages == ["There were missing keys in the checkpoint model loaded: ['lm_head.weight']."]

@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from .config import UserError
-from .tiny import TINY_NAMES, ensure_tiny_model
+from .tiny import TINY_NAMES, ensure_tiny_model, ensure_tiny_tokenizer
 
 
 def resolve(name: str) -> str:
@@ -52,7 +52,7 @@ def _explain(name: str, err: Exception) -> UserError:
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """Tokenizer of a model (hub id, local path or tiny name)."""
-    path = resolve(name)
+    path = str(ensure_tiny_tokenizer(name)) if name in TINY_NAMES else resolve(name)
     try:
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as err:

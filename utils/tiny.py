@@ -556,13 +556,13 @@ def build_tiny_student(out: Path, texts: list[str] | None = None, seed: int = 0,
 # --------------------------------------------------------------------------- cache
 
 
-def build_once(out: Path, build: Callable[[Path], dict], what: str, verbose: bool = True) -> Path:
-    """Run `build(tmp)` once under a file lock and move its folder to `out` atomically; return `out`."""
-    if (out / "config.json").exists():
+def build_once(out: Path, build: Callable[[Path], dict], what: str, verbose: bool = True, marker: str = "config.json") -> Path:
+    """Run `build(tmp)` once under a file lock and move its folder to `out` atomically; return `out` (built: it holds `marker`)."""
+    if (out / marker).exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
-        if (out / "config.json").exists():  # built by another process while we waited
+        if (out / marker).exists():  # built by another process while we waited
             return out
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -594,6 +594,21 @@ def ensure_tiny_model(name: str, corpus_dir: Path | None = None, verbose: bool =
         def build(tmp: Path) -> dict:
             return build_tiny_student(tmp, verbose=verbose)
     return build_once(tiny_dir(name), build, name, verbose)
+
+
+def ensure_tiny_tokenizer(name: str) -> Path:
+    """Folder of a tiny model's tokenizer: the model's own once it is built; until then (the teacher trains for
+    minutes) the teacher's tokenizer built alone, in seconds, by the same function on the same files."""
+    if name != "tiny-teacher" or (tiny_dir(name) / "config.json").exists():
+        return ensure_tiny_model(name)
+
+    def build(tmp: Path) -> dict:
+        texts = list(split_corpus()["train"].values())
+        build_teacher_tokenizer(texts).save_pretrained(tmp)
+        return {"what": "the tiny teacher's tokenizer alone (the model's own is the same)", "train_files": len(texts)}
+
+    return build_once(tiny_dir(name).with_name(tiny_dir(name).name + "-tokenizer"), build, "tiny-teacher tokenizer",
+                      verbose=False, marker="tokenizer.json")
 
 
 # --------------------------------------------------------------------------- tiny explainer (rationales, notebook 04)
