@@ -179,7 +179,7 @@ def test_loss_is_alpha_weighted_and_one_step_lowers_it(data, tmp_path):
 
 def test_tiny_run_beats_untrained_self_without_empty_outputs(data, tmp_path):
     # full-length answers (as in the notebook): a 32-token cap flatters the untrained student's noise
-    settings = {**FAST, "max_target_tokens": 128, "max_steps": 200, "eval_steps": 50, "logging_steps": 10}
+    settings = {**FAST, "max_target_tokens": 128, "max_steps": 120, "eval_steps": 40, "logging_steps": 10}
     cfg = load_config("tiny", artifacts_dir=str(tmp_path), **settings)
     log = train_variant(cfg, "finetune", data=data)
     untrained, untrained_tok = prepare_student(cfg)
