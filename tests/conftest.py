@@ -47,3 +47,15 @@ def fim_dataset(fim_cfg):
     from utils.artifacts import load_stage
 
     return load_stage(fim_cfg, "fim")
+
+
+def one_step(trainer, model, batch: dict, lr: float):
+    """One AdamW step on `trainer.compute_loss` of `batch`: (the loss before, the loss after, under no_grad)."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    loss = trainer.compute_loss(model, dict(batch))
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        return loss.detach(), trainer.compute_loss(model, dict(batch))

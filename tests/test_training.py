@@ -8,6 +8,7 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import GenerationConfig, TrainerCallback
 
+from conftest import one_step
 from utils.config import HOLE, UserError, load_config
 from utils.artifacts import save_stage, stage_dir
 from utils.tokenization import decode_ids, encode_text, is_code_safe
@@ -168,13 +169,8 @@ def test_loss_is_alpha_weighted_and_one_step_lowers_it(data, tmp_path):
         expected = 0.3 * loss_of(batch["task"] == PREDICT) + 0.7 * loss_of(batch["task"] == EXPLAIN)
     assert torch.allclose(combined, expected, rtol=1e-4)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    loss = trainer.compute_loss(model, dict(batch))
-    loss.backward()
-    opt.step()
-    with torch.no_grad():
-        after = trainer.compute_loss(model, dict(batch))
-    assert after < loss.detach()
+    before, after = one_step(trainer, model, batch, lr=1e-3)
+    assert after < before
 
 
 def test_tiny_run_beats_untrained_self_without_empty_outputs(data, tmp_path):
