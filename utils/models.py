@@ -108,7 +108,7 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 @contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
+def quiet_loading() -> Iterator[None]:
     """Silence transformers' load-time notices (flan-t5's untied lm_head, which is how T5 v1.1 is built) and its
     "Loading weights" bar (a fraction of a second here, left behind as a frozen widget in saved notebooks)."""
     level, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
@@ -126,7 +126,7 @@ def _load(cls, name: str, device: str, dtype: str) -> tuple[PreTrainedModel, Pre
     path = resolve(name)
     dev = pick_device(device)
     try:
-        with _quiet_loading():
+        with quiet_loading():
             model = cls.from_pretrained(path, dtype=pick_dtype(dtype, dev))
     except (OSError, ValueError) as err:
         raise _explain(name, err) from None

@@ -45,7 +45,7 @@ from . import evaluation as E
 from .artifacts import relative, stage_dir, write_json
 from .config import VARIANTS, Config, UserError
 from .fim import parse_context
-from .models import _quiet_loading, load_tokenizer
+from .models import quiet_loading, load_tokenizer
 from .speed import random_prompts, real_size_model, time_runs
 from .student import generate_middles, load_trained, make_ready, variant_dir
 from .tokenization import make_code_safe
@@ -100,7 +100,7 @@ def load_int8(folder: Path, cfg: Config) -> tuple[PreTrainedModel, PreTrainedTok
         raise UserError(f"no int8 student at {relative(folder)}: run `python -m utils quantize` first")
     settings = json.loads((folder / MODEL_CONFIG).read_text())
     config = AutoConfig.for_model(settings.pop("model_type"), **settings)
-    with _quiet_loading():
+    with quiet_loading():
         skeleton = AutoModelForSeq2SeqLM.from_config(config)
     model = quantize_int8(skeleton)
     with warnings.catch_warnings():

@@ -27,12 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
 from datasets import Dataset, DatasetDict
 from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -41,14 +38,15 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from .artifacts import stage_dir
-from .config import STUDENT_HUB_ID, TEACHER_HUB_ID, Config, UserError
+from .config import TEACHER_HUB_ID, Config, UserError
 from .fim import build_fim, save_fim
 from .inspection import REAL_CONFIGS, count_parameters, kv_cache_bytes
 from .models import load_tokenizer, pick_device, pick_dtype, sync, torch_threads
 from .rationale import estimate_cost, row_messages
 from .student import generate_middles, prepare_student
 from .teacher import encode, generate_teacher, make_backend
-from .tiny import explain_gap, untie_lm_head
+from .speed import real_size_model
+from .tiny import explain_gap
 from .training import StepByStepCollator, build_task_dataset, make_trainer, update_budget, variant_names, variant_spec
 
 # NVIDIA T4, published figures (datasheet): tensor-core fp16 peak, fp32 peak, memory bandwidth, memory
@@ -212,10 +210,7 @@ def student_tokenizer(t5_tokenizer: str | Path | None) -> PreTrainedTokenizerBas
 
 def build_student_folder(out: Path, tokenizer: PreTrainedTokenizerBase, seed: int) -> Path:
     """flan-t5-small's architecture with random weights and its own (untied) lm_head, saved with `tokenizer` to `out`."""
-    torch.manual_seed(seed)
-    with _quiet():
-        model = AutoModelForSeq2SeqLM.from_config(REAL_CONFIGS[STUDENT_HUB_ID])
-    untie_lm_head(model)  # transformers 5 builds T5 tied; flan-t5's checkpoint has a separate head (77M, not 61M)
+    model = real_size_model("student", seed=seed)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -223,21 +218,7 @@ def build_student_folder(out: Path, tokenizer: PreTrainedTokenizerBase, seed: in
 
 def build_teacher(device: torch.device, dtype: torch.dtype, seed: int) -> PreTrainedModel:
     """santacoder's architecture (GPTBigCode, multi-query) with random weights, on `device` in `dtype`."""
-    torch.manual_seed(seed)
-    with _quiet():
-        model = AutoModelForCausalLM.from_config(REAL_CONFIGS[TEACHER_HUB_ID])
-    return model.to(device=device, dtype=dtype).eval()
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """No transformers notices while building models from configurations."""
-    level = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        transformers.logging.set_verbosity(level)
+    return real_size_model("teacher", seed=seed).to(device=device, dtype=dtype)
 
 
 def teacher_dtype(cfg: Config, device: torch.device) -> torch.dtype:

@@ -35,7 +35,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, PreTrained
 
 from .config import STUDENT_HUB_ID, TEACHER_HUB_ID
 from .inspection import REAL_CONFIGS, count_parameters
-from .models import _quiet_loading, sync, torch_threads
+from .models import quiet_loading, sync, torch_threads
 from .tiny import untie_lm_head
 
 ROLES = {"teacher": TEACHER_HUB_ID, "student": STUDENT_HUB_ID}
@@ -55,7 +55,7 @@ def real_size_model(role: str, device: str = "cpu", seed: int = 0) -> PreTrained
     config = REAL_CONFIGS[ROLES[role]]
     cls = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
     torch.manual_seed(seed)
-    with _quiet_loading():
+    with quiet_loading():
         model = cls.from_config(config)
     if config.is_encoder_decoder:  # transformers 5 ties T5's head at construction; flan-t5's is its own matrix (77M, not 61M)
         untie_lm_head(model)
