@@ -712,8 +712,7 @@ def save_and_log(
     if trainer.is_world_process_zero():
         if valid_rows is not None:  # the kept model generates the valid middles through generate_middles, as notebook 07 does
             tok, inputs, middles = trainer.processing_class, list(valid_rows["student_input"]), list(valid_rows["middle"])
-            best_loss = min((h["eval_loss"] for h in history if h.get("step") == log["best_step"] and "eval_loss" in h), default=None)
-            log["best"] = {"loss": best_loss, **evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), middles)}
+            log["best"] = {"loss": trainer.state.best_metric, **evaluate_middles(generate_middles(trainer.model, tok, inputs, cfg), middles)}
             if spec.fraction == 1:  # the blank-answer guard's effect, on the 2x2 at full data
                 unguarded = generate_middles(trainer.model, tok, inputs, cfg, no_blank=False)
                 log["best"]["empty_rate_without_guard"] = evaluate_middles(unguarded, middles)["empty_rate"]
