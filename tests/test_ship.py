@@ -14,14 +14,15 @@ import pandas as pd
 import pytest
 import torch
 from datasets import DatasetDict
-from transformers import GPTBigCodeConfig, T5Config
+from transformers import GPTBigCodeConfig, T5Config, T5ForConditionalGeneration
 
 from utils import evaluation as E
 from utils import speed
 from utils.__main__ import main
 from utils.artifacts import save_stage
 from utils.config import STUDENT_HUB_ID, TEACHER_HUB_ID, load_config
-from utils.quantize import WEIGHTS, compare_speed, int8_dir, load_int8, quantize_int8, quantize_student, weight_megabytes
+from utils.onnx_student import DECODER, ENCODER, OnnxStudent, export_student
+from utils.quantize import RUNTIMES, int8_dir, load_int8, quantize_student, three_runtimes, weight_megabytes
 from utils.serving import serve_student, student_inputs
 from utils.student import generate_ids, generate_middles, load_trained
 from utils.training import train_variant
@@ -90,16 +91,62 @@ def test_bench_real_size_command_prints_the_table_and_speedup_last(monkeypatch, 
 # --------------------------------------------------------------------------- int8
 
 
-def test_int8_copy_replaces_every_linear_saves_and_loads_back(shipped, report):
+def _step_logits(model, ids, mask, decoder_ids):
+    """Next-token logits after each of `decoder_ids`, from a PyTorch model or an OnnxStudent (its two graphs, step by step)."""
+    if not isinstance(model, OnnxStudent):
+        with torch.no_grad():
+            return model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
+    keys, values = model.encoder.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    c = model.config
+    past_k = past_v = torch.zeros(c.num_decoder_layers, len(ids), c.num_heads, 0, c.d_kv).numpy()
+    out = []
+    for t in range(decoder_ids.shape[1]):
+        logits, past_k, past_v = model.decoder.run(None, {"token": decoder_ids[:, t:t + 1].numpy(), "past_keys": past_k,
+                                                          "past_values": past_v, "cross_keys": keys, "cross_values": values,
+                                                          "attention_mask": mask.numpy()})
+        out.append(torch.from_numpy(logits))
+    return torch.stack(out, dim=1)
+
+
+@pytest.mark.parametrize("scaled_head", [False, True])
+def test_exported_graphs_compute_the_pytorch_models_logits(tmp_path, scaled_head):
+    # a small T5 of flan-t5's kind (gated GELU, own head), and one whose head input transformers scales (a tied head)
+    config = T5Config(**{**SMALL_CONFIGS[STUDENT_HUB_ID].to_dict(), "tie_word_embeddings": scaled_head,
+                         "scale_decoder_outputs": scaled_head, "dropout_rate": 0.5})
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(config).eval()
+    assert model.config.scale_decoder_outputs == scaled_head
+    onnx = OnnxStudent(export_student(model, tmp_path), threads=1)
+    assert not model.training  # the export leaves the model in eval mode (dropout 0.5 would show in the logits below)
+    # two rows of different lengths (the second padded), and lengths the graphs were not traced with
+    ids = torch.randint(100, 32000, (2, 11))
+    mask = torch.ones_like(ids)
+    mask[1, 7:] = 0
+    decoder_ids = torch.tensor([[0, 5, 9, 13, 2, 40], [0, 8, 8, 3, 77, 6]])
+    want, got = _step_logits(model, ids, mask, decoder_ids), _step_logits(onnx, ids, mask, decoder_ids)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
+    with torch.inference_mode():
+        greedy = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert torch.equal(onnx.generate(ids, mask, max_new_tokens=6, min_new_tokens=6), greedy)
+
+
+def test_int8_copy_is_saved_as_int8_graphs_and_loads_back(shipped, report):
+    import onnx
+
     folder = int8_dir(shipped, VARIANT)
-    assert report["folder"] == folder and (folder / WEIGHTS).exists() and report["reloaded_identical"]
-    assert E.find_variants(shipped) == [VARIANT]  # the int8 folder is not taken for a trained fp32 variant
+    assert report["folder"] == folder and report["exported_same"]
+    assert E.find_variants(shipped) == [VARIANT]  # the int8 folder is not taken for a trained PyTorch variant
+    for name in (ENCODER, DECODER):
+        graph = onnx.load(str(folder / name)).graph
+        weights = {w.name for w in graph.initializer}
+        ops = [n.op_type for n in graph.node]
+        assert {"MatMulInteger", "DynamicQuantizeMatMul"} & set(ops), name
+        # every product with a weight matrix is int8; fp32 MatMuls left are attention's (activation x activation)
+        assert not [n.name for n in graph.node if n.op_type == "MatMul" and set(n.input) & weights], name
     model, tok = load_int8(folder, shipped)
-    assert not any(type(m) is torch.nn.Linear for m in model.modules())
-    fp32, _ = load_trained(shipped, VARIANT)
     inputs = E.test_examples(shipped)["student_input"].tolist()
-    assert generate_middles(model, tok, inputs, shipped) == generate_middles(quantize_int8(fp32), tok, inputs, shipped)
-    assert any(type(m) is torch.nn.Linear for m in fp32.modules())  # quantize_int8 copies: the fp32 model is unchanged
+    scored = report["predictions"][report["predictions"].system == VARIANT + "-int8"]
+    assert generate_middles(model, tok, inputs, shipped) == scored["prediction"].tolist()  # what was scored is what loads back
 
 
 def test_quality_before_and_after_with_intervals_and_paired_differences(report):
@@ -127,13 +174,16 @@ def test_quantize_command_prints_quality_and_speedup_last(shipped, report, monke
     assert main(["quantize", "--variant", "distill", "--set", "run_name=ship"]) == 2  # not trained: a clear error
 
 
-def test_int8_at_real_size_stores_under_half_the_weights():
+def test_int8_at_real_size_stores_about_a_third_of_the_weights(tmp_path):
     big = speed.real_size_model("student")
-    table = compare_speed({"fp32": big, "int8": quantize_int8(big)}, prompt_tokens=8, new_tokens=2, repeats=1)
-    fp32, int8 = table.weights_mb
-    assert 290 < fp32 < 297 and int8 < 0.45 * fp32  # 77M fp32 parameters; the embeddings stay fp32, every Linear is int8
-    assert table.speedup.iloc[0] == 1.0 and table.latency_p50_s.gt(0).all()
-    assert weight_megabytes(big) == fp32
+    runtimes = three_runtimes(big, tmp_path, None, load_config("tiny"), threads=1)
+    assert list(runtimes) == list(RUNTIMES)
+    table = speed.random_prompts(big, 1, 8)
+    sizes = [weight_megabytes(m) for m in runtimes.values()]
+    assert 290 < sizes[0] < 297  # 77M fp32 parameters
+    assert sizes[2] < 0.35 * sizes[0] < sizes[1]  # int8 products; the fp32 graphs hold the embedding twice (encoder, decoder)
+    new = [speed.forced_generate(m, table, 3) for m in runtimes.values()]
+    assert torch.equal(new[0], new[1]) and new[2].shape == (1, 3)  # the fp32 graphs answer as PyTorch does
 
 
 # --------------------------------------------------------------------------- the completions server

@@ -233,8 +233,11 @@ def paired_comparisons(predictions: pd.DataFrame, pairs: Sequence[tuple[str, str
 
 
 def _signed(value: float, metric: str) -> str:
-    """A difference in its metric's format with its sign (chrF on 0-100: one decimal; shares: three)."""
-    return f"{value:+.1f}" if metric in ("chrf", "bleu") else f"{value:+.3f}"
+    """A difference in its metric's format with its sign (chrF on 0-100: one decimal; shares: three, or two significant
+    digits when a non-zero share would round to 0.000)."""
+    if metric in ("chrf", "bleu"):
+        return f"{value:+.1f}"
+    return f"{value:+.2g}" if 0 < abs(value) < 0.0005 else f"{value:+.3f}"
 
 
 def paired_verdict(row: dict | pd.Series) -> str:

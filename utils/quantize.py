@@ -1,58 +1,55 @@
-"""int8 for CPU: the trained student with every nn.Linear quantised to int8, quality and speed before and after.
+"""int8 for CPU: the trained student exported to ONNX, quantised to int8, run by ONNX Runtime; quality and speed before and after.
 
-Why torch's dynamic quantisation (`torch.ao.quantization.quantize_dynamic`) and not ONNX Runtime through optimum:
-- it quantises exactly what costs time in T5: every `nn.Linear` (attention q/k/v/o, the gated-GELU feed-forward's
-  wi_0/wi_1/wo, the lm_head), weights to int8 once, activations on the fly at each call: no calibration data;
-- it needs nothing beyond the pinned torch and works offline; optimum is neither pinned nor installable from
-  this project's package index, and exporting T5 with its key/value cache to ONNX without it means an encoder
-  graph, two decoder graphs (with and without cache) and a loop to drive them: a second inference stack to test;
-- the int8 model is still a transformers model: `generate`, the `NoBlankAnswer` guard, `student.generate_middles`
-  and the server use it unchanged, so quality before and after is measured by the same code (the evaluation notebook's scoring);
-- its cost: torch 2.13 marks `torch.ao.quantization` deprecated (it works, and is tested here); torchao's
-  `quantize_(model, Int8DynamicActivationInt8WeightConfig())` replaces it when it is removed. Its kernels are
-  x86's (fbgemm); ARM's qnnpack engine was measured slower than fp32.
+Why ONNX Runtime and not PyTorch's own dynamic quantisation (`torch.ao.quantization.quantize_dynamic`):
+- measured first with torch: every `nn.Linear` to int8 made flan-t5-small only 1.6-1.7x faster at batch 1 on
+  one CPU thread. The matrix products were about 60% of the fp32 time; a decoder step's ~300 small operations
+  (T5's RMS norms, attention, gated GELU) and Python's cost per operation were untouched by int8;
+- ONNX Runtime runs each decoder step as one graph in C++ (fused element-wise work, no Python per operation) and
+  its int8 products use the CPU's integer dot-product instructions. `onnx_student.py` exports the two graphs
+  (the encoder once per completion, the decoder one token at a time with its key/value cache) out of T5's own
+  modules, and `onnxruntime.quantization.quantize_dynamic` turns every MatMul's weights to int8 (activations
+  are quantised on the fly: no calibration data);
+- optimum, which wraps the same export, is not installable from this project's package index; the export is
+  about 100 lines and the suite checks its logits and greedy answers against the PyTorch model's;
+- the ONNX student keeps transformers' `generate` interface for what this project calls (greedy, suppressed
+  tokens, `min_new_tokens`, the `NoBlankAnswer` guard), so `student.generate_middles`, the bench and the server
+  use it unchanged, and quality before and after is measured by the evaluation notebook's own scoring.
 
 Which figure is which:
-- quality: the trained tiny student (tiny profile) on the test split, fp32 against int8, each metric with its
-  interval from the bootstrap over test files, and the paired int8 - fp32 difference;
-- speed: with `real_size=True`, flan-t5-small's architecture at full size with random weights (77M parameters,
-  `inspection.REAL_CONFIGS`), fp32 against int8 on the same CPU and threads, 384 prompt tokens and 32 forced new
-  tokens; without it, the tiny student itself (0.27M parameters: its time is per-op overhead, which int8 does not cut).
+- quality: the trained student (tiny profile: the tiny one) on the test split, PyTorch fp32 against ONNX int8,
+  each metric with its interval from the bootstrap over test files, and the paired int8 - fp32 difference;
+- speed: three runtimes on the same CPU and threads, taking turns: PyTorch fp32 (what the series trains and
+  evaluates), ONNX Runtime fp32 (the same graph without int8: what the runtime alone gives) and ONNX Runtime
+  int8 (what ships). With `real_size=True` on flan-t5-small's architecture at full size with random weights
+  (77M parameters, `inspection.REAL_CONFIGS`), 384 prompt tokens and 32 forced new tokens; without it, on the
+  tiny student itself.
 
-What it buys, measured at real size on 2 CPU cores shared with other jobs (1 thread, fp32 and int8 taking turns):
-1.59x to 1.71x faster per completion, weights 294 -> 121 MiB (the embeddings stay fp32), quality unchanged on the
-tiny student (paired differences within +-0.001). Short of 2x: at batch 1 the matrix products are only about 55-60%
-of the fp32 student's time; attention, T5's RMS norms and gated GELU (a dozen small element-wise ops per layer) and
-Python's per-op cost are untouched by int8, which caps the gain near 2.4x even for free matrix products. The rest
-would need fused kernels (ONNX Runtime's graph optimisations, or torch.compile), not tried here.
-
-Saved under artifacts/<run>/models/<variant>-int8/: the tokenizer, `model_config.json` (not `config.json`, so the
-folder is not mistaken for a trained fp32 variant), `int8_state.pt` (the quantised state dict, read back with
-`weights_only=True` into a freshly quantised model of the same config) and `quantization.json`.
+Saved under artifacts/<run>/models/<variant>-int8/: `encoder.onnx` and `decoder_step.onnx` (int8),
+`model_config.json` (not `config.json`, so the folder is not mistaken for a trained PyTorch variant), the
+tokenizer and `quantization.json`.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
+import tempfile
 from pathlib import Path
 
+import onnxruntime
 import pandas as pd
 import torch
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from . import evaluation as E
 from .artifacts import relative, stage_dir, write_json
 from .config import VARIANTS, Config, UserError
 from .fim import parse_context
-from .models import quiet_loading, load_tokenizer
+from .models import load_tokenizer
+from .onnx_student import OnnxStudent, export_student, quantize_graphs
 from .speed import random_prompts, real_size_model, time_runs
 from .student import generate_middles, load_trained, make_ready, variant_dir
 from .tokenization import make_code_safe
 
 INT8 = "-int8"
-WEIGHTS = "int8_state.pt"
-MODEL_CONFIG = "model_config.json"
 QUALITY = ("edit_similarity", "parses", "exact_match", "exact_match_ws", "chrf", "empty_rate")
 
 
@@ -75,39 +72,36 @@ def int8_dir(cfg: Config, variant: str) -> Path:
     return variant_dir(cfg, variant + INT8)
 
 
-def quantize_int8(model: PreTrainedModel) -> PreTrainedModel:
-    """A copy of `model` with every nn.Linear replaced by torch's dynamic int8 Linear (CPU only)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*(deprecated|torchao).*")  # see the module docstring
-        return torch.ao.quantization.quantize_dynamic(model.cpu().eval(), {torch.nn.Linear}, dtype=torch.qint8)
+def quantize_int8(model: PreTrainedModel, folder: Path, threads: int | None = 1) -> OnnxStudent:
+    """`model` exported to ONNX, every MatMul's weights quantised to int8, into `folder`; the ONNX Runtime student that runs it."""
+    with tempfile.TemporaryDirectory() as fp32:
+        export_student(model, fp32)
+        quantize_graphs(fp32, folder)
+    return OnnxStudent(folder, threads)
 
 
 def save_int8(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path, source: str) -> Path:
-    """Write the int8 model (state dict, config), its tokenizer and a note of what it is into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    model.config.to_json_file(folder / MODEL_CONFIG)
+    """Quantise `model` into `folder` with its tokenizer and a note of what it is (`quantization.json`)."""
+    quantize_int8(model, folder)
     tokenizer.save_pretrained(folder)
-    torch.save(model.state_dict(), folder / WEIGHTS)
-    write_json(folder / "quantization.json", {"method": "torch.ao.quantization.quantize_dynamic, nn.Linear -> qint8",
-                                              "engine": torch.backends.quantized.engine, "torch": torch.__version__,
-                                              "source": source})
+    write_json(folder / "quantization.json", {"method": "ONNX export (utils/onnx_student.py), onnxruntime.quantization."
+                                              "quantize_dynamic: MatMul weights -> int8", "onnxruntime": onnxruntime.__version__,
+                                              "torch": torch.__version__, "source": source})
     return folder
 
 
-def load_int8(folder: Path, cfg: Config) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The int8 model saved by `save_int8` and its code-safe tokenizer, with the project's generation settings."""
-    if not (folder / WEIGHTS).exists():
+def onnx_ready(folder: Path, tokenizer: PreTrainedTokenizerBase, cfg: Config, threads: int | None = None) -> OnnxStudent:
+    """The ONNX student in `folder` with the project's special ids and generation settings (`threads`: cfg.torch_threads)."""
+    model = OnnxStudent(folder, threads if threads is not None else cfg.torch_threads)
+    return make_ready(model, tokenizer, cfg, torch.device("cpu"), "float32")
+
+
+def load_int8(folder: Path, cfg: Config) -> tuple[OnnxStudent, PreTrainedTokenizerBase]:
+    """The int8 student saved by `save_int8` and its code-safe tokenizer, with the project's generation settings."""
+    if not (folder / "quantization.json").exists():
         raise UserError(f"no int8 student at {relative(folder)}: run `python -m utils quantize` first")
-    settings = json.loads((folder / MODEL_CONFIG).read_text())
-    config = AutoConfig.for_model(settings.pop("model_type"), **settings)
-    with quiet_loading():
-        skeleton = AutoModelForSeq2SeqLM.from_config(config)
-    model = quantize_int8(skeleton)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*(deprecated|torchao).*")
-        model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
     tok = make_code_safe(load_tokenizer(str(folder)))
-    return make_ready(model.eval(), tok, cfg, torch.device("cpu"), "float32"), tok
+    return onnx_ready(folder, tok, cfg), tok
 
 
 def compare_quality(cfg: Config, models: dict[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase) -> dict[str, pd.DataFrame]:
@@ -148,42 +142,50 @@ def compare_speed(models: dict[str, PreTrainedModel], prompt_tokens: int, new_to
     return table
 
 
-def weight_megabytes(model: PreTrainedModel) -> float:
-    """MiB of the model's weights, each tensor once (tied ones are shared; int8 weights count one byte each)."""
-    seen: dict[int, int] = {}
-    stack = list(model.state_dict().values())
-    while stack:
-        value = stack.pop()
-        if isinstance(value, (tuple, list)):  # a dynamic Linear's packed (weight, bias)
-            stack.extend(value)
-        elif isinstance(value, torch.Tensor):
-            key = value.data_ptr() if not value.is_quantized else id(value)
-            seen[key] = value.numel() * value.element_size()
-    return sum(seen.values()) / 2**20
+def weight_megabytes(model: PreTrainedModel | OnnxStudent) -> float:
+    """MiB of a model's weights: each PyTorch tensor once (tied ones are shared), or the ONNX student's two graph files."""
+    if isinstance(model, OnnxStudent):
+        return model.megabytes()
+    return sum({t.data_ptr(): t.numel() * t.element_size() for t in model.state_dict().values()}.values()) / 2**20
+
+
+RUNTIMES = ("fp32 (PyTorch)", "fp32 (ONNX Runtime)", "int8 (ONNX Runtime)")  # what the series runs, the runtime alone, what ships
+
+
+def three_runtimes(model: PreTrainedModel, folder: Path, tokenizer: PreTrainedTokenizerBase | None, cfg: Config,
+                   threads: int | None) -> dict[str, PreTrainedModel | OnnxStudent]:
+    """`model` in PyTorch fp32, exported as fp32 ONNX into folder/fp32 and quantised into folder/int8, each ready to generate."""
+    export_student(model, folder / "fp32")
+    quantize_graphs(folder / "fp32", folder / "int8")
+    runtimes = [OnnxStudent(folder / kind, threads) for kind in ("fp32", "int8")]
+    if tokenizer is not None:
+        runtimes = [make_ready(m, tokenizer, cfg, torch.device("cpu"), "float32") for m in runtimes]
+    return dict(zip(RUNTIMES, [model, *runtimes]))
 
 
 def quantize_student(cfg: Config, variant: str | None = None, real_size: bool = False, repeats: int = 5,
                      prompt_tokens: int = 384, new_tokens: int = 32, threads: int | None = 1) -> dict:
-    """Quantise a trained variant to int8, save it, check it loads back, and measure quality and speed before and after."""
+    """Quantise a trained variant to int8, save it, check the export, and measure quality and speed before and after."""
     variant = shipped_variant(cfg, variant)
     fp32, tok = load_trained(cfg, variant, device="cpu", dtype="float32")
-    int8 = quantize_int8(fp32)
-    folder = save_int8(int8, tok, int8_dir(cfg, variant), variant)
-    reloaded, _ = load_int8(folder, cfg)
-    probe = E.test_examples(cfg)["student_input"].tolist()[:4]
-    same = generate_middles(reloaded, tok, probe, cfg) == generate_middles(int8, tok, probe, cfg)
+    folder = save_int8(fp32, tok, int8_dir(cfg, variant), variant)
+    int8, _ = load_int8(folder, cfg)
+    probe = E.test_examples(cfg)["student_input"].tolist()[:8]
     quality = compare_quality(cfg, {variant: fp32, variant + INT8: int8}, tok)
-    if real_size:
-        big = real_size_model("student")
-        speed_models = {"flan-t5-small fp32": big, "flan-t5-small int8": quantize_int8(big)}
-        speed_on = "real size: flan-t5-small's architecture, random weights"
-    else:
-        speed_models = {variant: fp32, variant + INT8: int8}
-        prompt_tokens = min(prompt_tokens, cfg.student_max_input_tokens)
-        speed_on = f"tiny profile: the trained {variant} student itself"
-    speed = compare_speed(speed_models, prompt_tokens, new_tokens, repeats, threads)
-    return {"variant": variant, "profile": cfg.profile, "folder": folder, "reloaded_identical": same, "speed_on": speed_on, "speed": speed,
-            "speedup": float(speed.speedup.iloc[-1]), **quality}
+    with tempfile.TemporaryDirectory() as tmp:
+        tiny = three_runtimes(fp32, Path(tmp) / "tiny", tok, cfg, threads)
+        # the fp32 graphs compute the PyTorch model: the same greedy middles (int8 may differ: the quality table says how much)
+        exported_same = generate_middles(tiny[RUNTIMES[1]], tok, probe, cfg) == generate_middles(fp32, tok, probe, cfg)
+        if real_size:
+            speed_models = three_runtimes(real_size_model("student"), Path(tmp) / "real", None, cfg, threads)
+            speed_on = "real size: flan-t5-small's architecture, random weights"
+        else:
+            speed_models = tiny
+            prompt_tokens = min(prompt_tokens, cfg.student_max_input_tokens)
+            speed_on = f"tiny profile: the trained {variant} student itself"
+        speed = compare_speed(speed_models, prompt_tokens, new_tokens, repeats, threads)
+    return {"variant": variant, "profile": cfg.profile, "folder": folder, "exported_same": exported_same, "speed_on": speed_on,
+            "speed": speed, "speedup": float(speed.speedup.iloc[-1]), **quality}
 
 
 def format_quantize_report(report: dict) -> str:
@@ -194,13 +196,13 @@ def format_quantize_report(report: dict) -> str:
     table = results[results.span_type == "all"].assign(cell=cells).pivot(index="system", columns="metric", values="cell")
     table = table[[m for m in QUALITY if m in table.columns]].reindex(list(dict.fromkeys(results.system)))
     n = int(results.loc[results.span_type == "all", "n"].max())
-    lines = [f"int8 copy of {report['variant']} saved to {relative(report['folder'])} "
-             f"(loads back and generates {'the same' if report['reloaded_identical'] else 'DIFFERENT'} middles)",
+    lines = [f"int8 ONNX copy of {report['variant']} saved to {relative(report['folder'])}; its fp32 export writes "
+             f"{'the same' if report['exported_same'] else 'DIFFERENT'} greedy middles as the PyTorch model",
              f"quality on the test split ({n} examples, the {report['profile']} profile's trained student; 95% intervals by file):",
              table.to_string(), ""]
     lines += [f"{E.paired_verdict(r)} (int8 - fp32: {r['diff']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}])"
               for _, r in report["paired"].iterrows()]
-    lines += ["", f"speed ({report['speed_on']}), batch 1, same CPU:",
+    lines += ["", f"speed ({report['speed_on']}), batch 1, same CPU, speedup over PyTorch fp32:",
               report["speed"].to_string(index=False, float_format=lambda v: f"{v:.3f}"),
               f"quantised speedup: {report['speedup']:.2f}x"]
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .config import Config, student_prompt
 from .fim import student_context, token_counter
-from .quantize import INT8, int8_dir, load_int8, quantize_int8, shipped_variant
+from .quantize import INT8, int8_dir, load_int8, save_int8, shipped_variant
 from .server import Complete, Completion, ServerURL, completions_server
 from .student import decode_batch, encode_inputs, generate_ids, load_trained
 
@@ -52,17 +52,16 @@ def student_completer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
 
 
 def load_served(cfg: Config, variant: str | None = None, int8: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
-    """(model, tokenizer, served name) of a trained variant; with `int8`, its saved int8 copy (quantised now if none is saved)."""
+    """(model, tokenizer, served name) of a trained variant; with `int8`, its int8 ONNX copy (quantised and saved now if missing)."""
     variant = shipped_variant(cfg, variant)
     if not int8:
         model, tok = load_trained(cfg, variant, device="cpu" if cfg.device == "auto" else cfg.device)
         return model, tok, variant
     folder = int8_dir(cfg, variant)
-    if folder.exists():
-        model, tok = load_int8(folder, cfg)
-    else:
+    if not (folder / "quantization.json").exists():
         fp32, tok = load_trained(cfg, variant, device="cpu")
-        model = quantize_int8(fp32)
+        save_int8(fp32, tok, folder, variant)
+    model, tok = load_int8(folder, cfg)
     return model, tok, variant + INT8
 
 

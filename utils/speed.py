@@ -67,7 +67,7 @@ def random_prompts(model: PreTrainedModel, batch: int, tokens: int, seed: int = 
     generator = torch.Generator().manual_seed(seed)
     high = min(model.config.vocab_size, 32000)  # below T5's sentinels (32000-32099) and santacoder's specials
     ids = torch.randint(FIRST_ID, high, (batch, tokens), generator=generator)
-    return ids.to(next(model.parameters()).device)
+    return ids.to(model.device)
 
 
 def forced_generate(model: PreTrainedModel, input_ids: torch.Tensor, new_tokens: int) -> torch.Tensor:

@@ -178,7 +178,7 @@ def generate_ids(
     """The generated ids of each `student_input` (decoder start dropped, padding kept): batched greedy under `model.generation_config`."""
     ids, _ = encode_inputs(tokenizer, list(student_inputs), "predict", cfg.student_max_input_tokens)
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # similar lengths together: less padding
-    device = next(model.parameters()).device
+    device = model.device
     guard = no_blank_processor(tokenizer) if no_blank else None
     budget = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
     out: list[list[int]] = [[] for _ in ids]
