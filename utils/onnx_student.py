@@ -19,15 +19,16 @@ in C++, and its int8 matrix kernels use the CPU's integer dot-product instructio
 
 from __future__ import annotations
 
-import tempfile
+import contextlib
+import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
-from onnxruntime.quantization.shape_inference import quant_pre_process
 from transformers import (
     AutoConfig,
     GenerationConfig,
@@ -166,17 +167,26 @@ def export_student(model: PreTrainedModel, folder: str | Path) -> Path:
     return folder
 
 
-def quantize_graphs(src: str | Path, dst: str | Path) -> Path:
-    """int8 copies of the two graphs in `src` (weights of every MatMul to int8, activations quantised at run time) into `dst`.
+@contextlib.contextmanager
+def _without_preprocessing_advice() -> Iterator[None]:
+    """Drop the one warning `quantize_dynamic` logs on every call (its optional `quant_pre_process` step, measured here
+    at 10% faster completions for 9 s per real-size export, is not run)."""
+    advice = lambda record: not record.getMessage().startswith("Please consider to run pre-processing")  # noqa: E731
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
 
-    Each graph is first shape-inferred and simplified by onnxruntime's `quant_pre_process`, as its docs advise.
-    """
+
+def quantize_graphs(src: str | Path, dst: str | Path) -> Path:
+    """int8 copies of the two graphs in `src` (weights of every MatMul to int8, activations quantised at run time) into `dst`."""
     src, dst = Path(src), Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with _without_preprocessing_advice():
         for name in (ENCODER, DECODER):
-            quant_pre_process(str(src / name), str(Path(tmp) / name))
-            quantize_dynamic(Path(tmp) / name, dst / name, weight_type=QuantType.QInt8)
+            quantize_dynamic(src / name, dst / name, weight_type=QuantType.QInt8)
     (dst / MODEL_CONFIG).write_text((src / MODEL_CONFIG).read_text())
     return dst
 
