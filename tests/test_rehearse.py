@@ -79,7 +79,7 @@ def test_rehearse_command_runs_the_real_architectures(tmp_path):
         [sys.executable, "-m", "utils", "rehearse", "--examples", "1", "--train-steps", "1", "--teacher-new-tokens", "2",
          "--t5-tokenizer", str(T5_TOKENIZER), "--set", "teacher_batch_size=1", "--set", "train_batch_size=1",
          "--set", "gradient_accumulation_steps=1", "--set", "eval_batch_size=2", "--set", "max_target_tokens=8"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "2"},
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
     )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
