@@ -90,6 +90,7 @@ class _Encoder(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt -> every decoder layer's cross-attention keys and values (layers, batch, heads, source, d_kv)."""
         enc, dec, c = self.model.encoder, self.model.decoder, self.model.config
         x = enc.embed_tokens(input_ids)
         positions = torch.ones_like(input_ids[0]).cumsum(0) - 1
@@ -108,7 +109,9 @@ class _DecoderStep(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, token, past_keys, past_values, cross_keys, cross_values, attention_mask):
+    def forward(self, token: torch.Tensor, past_keys: torch.Tensor, past_values: torch.Tensor, cross_keys: torch.Tensor,
+                cross_values: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One token per row and the cache so far -> the next token's logits and the cache grown by this token."""
         dec, c = self.model.decoder, self.model.config
         x = dec.embed_tokens(token)
         cross_bias = _mask_bias(attention_mask)
