@@ -10,7 +10,7 @@ Why ONNX Runtime and not PyTorch's own dynamic quantisation (`torch.ao.quantizat
   modules, and `onnxruntime.quantization.quantize_dynamic` turns every MatMul's weights to int8 (activations
   are quantised on the fly: no calibration data);
 - optimum, which wraps the same export, is not installable from this project's package index; the export is
-  about 100 lines and the suite checks its logits and greedy answers against the PyTorch model's;
+  about 130 lines and the suite checks its logits and greedy answers against the PyTorch model's;
 - the ONNX student keeps transformers' `generate` interface for what this project calls (greedy, suppressed
   tokens, `min_new_tokens`, the `NoBlankAnswer` guard), so `student.generate_middles`, the bench and the server
   use it unchanged, and quality before and after is measured by the evaluation notebook's own scoring.
