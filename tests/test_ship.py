@@ -176,7 +176,7 @@ def test_quantize_command_prints_quality_and_speedup_last(shipped, report, monke
 
 def test_int8_at_real_size_stores_about_a_third_of_the_weights(tmp_path):
     big = speed.real_size_model("student")
-    runtimes = three_runtimes(big, tmp_path, None, load_config("tiny"), threads=1)
+    runtimes = three_runtimes(big, tmp_path, threads=1)
     assert list(runtimes) == list(RUNTIMES)
     table = speed.random_prompts(big, 1, 8)
     sizes = [weight_megabytes(m) for m in runtimes.values()]

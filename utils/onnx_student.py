@@ -253,10 +253,9 @@ class OnnxStudent(torch.nn.Module):
         g = self.generation_config
         eos = g.eos_token_id if eos_token_id is None else eos_token_id
         pad = g.pad_token_id if pad_token_id is None else pad_token_id
-        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        mask = (torch.ones_like(input_ids) if attention_mask is None else attention_mask).cpu().numpy()
         processors = self._processors(logits_processor, min_new_tokens, eos)
-        cross_keys, cross_values = self.encoder.run(None, {"input_ids": input_ids.cpu().numpy(),
-                                                           "attention_mask": mask.cpu().numpy()})
+        cross_keys, cross_values = self.encoder.run(None, {"input_ids": input_ids.cpu().numpy(), "attention_mask": mask})
         c = self.config
         keys = values = np.zeros((c.num_decoder_layers, len(input_ids), c.num_heads, 0, c.d_kv), dtype=np.float32)
         out = torch.full((len(input_ids), 1), g.decoder_start_token_id, dtype=torch.long)
@@ -264,7 +263,7 @@ class OnnxStudent(torch.nn.Module):
         for _ in range(max_new_tokens or g.max_new_tokens):
             logits, keys, values = self.decoder.run(None, {
                 "token": out[:, -1:].numpy(), "past_keys": keys, "past_values": values, "cross_keys": cross_keys,
-                "cross_values": cross_values, "attention_mask": mask.cpu().numpy()})
+                "cross_values": cross_values, "attention_mask": mask})
             step = processors(out, torch.from_numpy(logits)).argmax(-1).masked_fill(done, pad)
             out = torch.cat([out, step[:, None]], dim=1)
             done |= step == eos

@@ -50,6 +50,7 @@ from .student import generate_middles, load_trained, make_ready, variant_dir
 from .tokenization import make_code_safe
 
 INT8 = "-int8"
+NOTE = "quantization.json"  # written last by save_int8: its presence means a complete int8 folder
 QUALITY = ("edit_similarity", "parses", "exact_match", "exact_match_ws", "chrf", "empty_rate")
 
 
@@ -84,7 +85,7 @@ def save_int8(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder
     """Quantise `model` into `folder` with its tokenizer and a note of what it is (`quantization.json`)."""
     quantize_int8(model, folder)
     tokenizer.save_pretrained(folder)
-    write_json(folder / "quantization.json", {"method": "ONNX export (utils/onnx_student.py), onnxruntime.quantization."
+    write_json(folder / NOTE, {"method": "ONNX export (utils/onnx_student.py), onnxruntime.quantization."
                                               "quantize_dynamic: MatMul weights -> int8", "onnxruntime": onnxruntime.__version__,
                                               "torch": torch.__version__, "source": source})
     return folder
@@ -98,7 +99,7 @@ def onnx_ready(folder: Path, tokenizer: PreTrainedTokenizerBase, cfg: Config, th
 
 def load_int8(folder: Path, cfg: Config) -> tuple[OnnxStudent, PreTrainedTokenizerBase]:
     """The int8 student saved by `save_int8` and its code-safe tokenizer, with the project's generation settings."""
-    if not (folder / "quantization.json").exists():
+    if not (folder / NOTE).exists():
         raise UserError(f"no int8 student at {relative(folder)}: run `python -m utils quantize` first")
     tok = make_code_safe(load_tokenizer(str(folder)))
     return onnx_ready(folder, tok, cfg), tok
@@ -152,15 +153,11 @@ def weight_megabytes(model: PreTrainedModel | OnnxStudent) -> float:
 RUNTIMES = ("fp32 (PyTorch)", "fp32 (ONNX Runtime)", "int8 (ONNX Runtime)")  # what the series runs, the runtime alone, what ships
 
 
-def three_runtimes(model: PreTrainedModel, folder: Path, tokenizer: PreTrainedTokenizerBase | None, cfg: Config,
-                   threads: int | None) -> dict[str, PreTrainedModel | OnnxStudent]:
-    """`model` in PyTorch fp32, exported as fp32 ONNX into folder/fp32 and quantised into folder/int8, each ready to generate."""
+def three_runtimes(model: PreTrainedModel, folder: Path, threads: int | None) -> dict[str, PreTrainedModel | OnnxStudent]:
+    """`model` in PyTorch fp32, exported as fp32 ONNX into folder/fp32 and quantised into folder/int8 (for timing: no tokenizer)."""
     export_student(model, folder / "fp32")
     quantize_graphs(folder / "fp32", folder / "int8")
-    runtimes = [OnnxStudent(folder / kind, threads) for kind in ("fp32", "int8")]
-    if tokenizer is not None:
-        runtimes = [make_ready(m, tokenizer, cfg, torch.device("cpu"), "float32") for m in runtimes]
-    return dict(zip(RUNTIMES, [model, *runtimes]))
+    return dict(zip(RUNTIMES, [model, *(OnnxStudent(folder / kind, threads) for kind in ("fp32", "int8"))]))
 
 
 def quantize_student(cfg: Config, variant: str | None = None, real_size: bool = False, repeats: int = 5,
@@ -173,11 +170,13 @@ def quantize_student(cfg: Config, variant: str | None = None, real_size: bool = 
     probe = E.test_examples(cfg)["student_input"].tolist()[:8]
     quality = compare_quality(cfg, {variant: fp32, variant + INT8: int8}, tok)
     with tempfile.TemporaryDirectory() as tmp:
-        tiny = three_runtimes(fp32, Path(tmp) / "tiny", tok, cfg, threads)
+        # the saved int8 graphs, and the same export in fp32 beside them (not quantised a second time)
+        onnx_fp32 = onnx_ready(export_student(fp32, tmp), tok, cfg, threads)
+        tiny = dict(zip(RUNTIMES, [fp32, onnx_fp32, onnx_ready(folder, tok, cfg, threads)]))
         # the fp32 graphs compute the PyTorch model: the same greedy middles (int8 may differ: the quality table says how much)
-        exported_same = generate_middles(tiny[RUNTIMES[1]], tok, probe, cfg) == generate_middles(fp32, tok, probe, cfg)
+        exported_same = generate_middles(onnx_fp32, tok, probe, cfg) == generate_middles(fp32, tok, probe, cfg)
         if real_size:
-            speed_models = three_runtimes(real_size_model("student"), Path(tmp) / "real", None, cfg, threads)
+            speed_models = three_runtimes(real_size_model("student"), Path(tmp) / "real", threads)
             speed_on = "real size: flan-t5-small's architecture, random weights"
         else:
             speed_models = tiny

@@ -22,7 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .config import Config, student_prompt
 from .fim import student_context, token_counter
-from .quantize import INT8, int8_dir, load_int8, save_int8, shipped_variant
+from .quantize import INT8, NOTE, int8_dir, load_int8, save_int8, shipped_variant
 from .server import Complete, Completion, ServerURL, completions_server
 from .student import decode_batch, encode_inputs, generate_ids, load_trained
 
@@ -58,7 +58,7 @@ def load_served(cfg: Config, variant: str | None = None, int8: bool = False) -> 
         model, tok = load_trained(cfg, variant, device="cpu" if cfg.device == "auto" else cfg.device)
         return model, tok, variant
     folder = int8_dir(cfg, variant)
-    if not (folder / "quantization.json").exists():
+    if not (folder / NOTE).exists():
         fp32, tok = load_trained(cfg, variant, device="cpu")
         save_int8(fp32, tok, folder, variant)
     model, tok = load_int8(folder, cfg)
