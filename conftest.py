@@ -5,6 +5,10 @@
 - Order: unit tests first, then the notebooks in their numbered order (nbval executes each one, writing the
   run's artifacts), then the checks of the series' report (`tests/test_series.py`), which read what the
   notebooks wrote. A notebook selected alone first gets the artifacts of the notebooks before it (papermill).
+- Two workers (pytest-xdist, `-n 2 --dist loadgroup` in pytest.ini): the series (notebooks, then its checks) is one
+  group, sent first and whole to one worker, which runs it in order; the unit tests run on the other worker
+  meanwhile. The series is a chain of about 6 minutes on one core, so a second core adds nothing to it; the unit
+  tests fill that core instead of waiting for the series to end. `-n 0` runs everything in one process.
 """
 
 import os
@@ -39,8 +43,20 @@ def _notebook_of(item) -> str | None:
     return name if name.endswith(".ipynb") else None
 
 
-def pytest_collection_modifyitems(items):
-    """Unit tests, then notebooks in order, then the series checks; nbval gets time to collect output."""
+SERIES_GROUP = "series"
+
+
+def _in_workers(config) -> bool:
+    """True when pytest-xdist spreads the tests over worker processes."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) or getattr(config.option, "numprocesses", None) not in (None, 0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Unit tests, then notebooks in order, then the series checks (with workers: the series first, as one group);
+    nbval gets time to collect output."""
+    import pytest
+
+    workers = _in_workers(config)
     for item in items:
         if hasattr(item, "output_timeout"):
             # after a long cell (training in notebook 05) a loaded 2-core machine can take more than nbval's fixed
@@ -57,7 +73,13 @@ def pytest_collection_modifyitems(items):
         return (0, "b" if name in NEED_THE_TEACHER_MODEL else "a")  # the others run while the teacher trains
 
     items.sort(key=rank)  # stable: each group keeps its own order
-    if any(_notebook_of(item) for item in items):
+    if workers:  # the series, whole and in order, to the first free worker; the unit tests to the other
+        series = [item for item in items if rank(item)[0] > 0]
+        for item in series:
+            item.add_marker(pytest.mark.xdist_group(SERIES_GROUP))
+        items[:] = series + [item for item in items if rank(item)[0] == 0]
+    # every worker collects every test: the first one alone starts the builds
+    if any(_notebook_of(item) for item in items) and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
         _build_tiny_models_in_background()
 
 
