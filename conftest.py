@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
+
 # before transformers / datasets are imported anywhere: no test touches the network
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -51,11 +53,10 @@ def _in_workers(config) -> bool:
     return bool(os.environ.get("PYTEST_XDIST_WORKER")) or getattr(config.option, "numprocesses", None) not in (None, 0)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (it appends them to the test ids)
 def pytest_collection_modifyitems(config, items):
     """Unit tests, then notebooks in order, then the series checks (with workers: the series first, as one group);
     nbval gets time to collect output."""
-    import pytest
-
     workers = _in_workers(config)
     for item in items:
         if hasattr(item, "output_timeout"):
