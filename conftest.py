@@ -115,10 +115,14 @@ _ready: set[str] = set()
 
 
 def pytest_runtest_setup(item):
-    """Before a notebook's first cell runs, make sure the earlier notebooks' artifacts exist (a notebook selected alone)."""
+    """Before a notebook's first cell runs: the tiny models exist (waiting for their builds, so that no notebook builds
+    one and saves its log), and so do the earlier notebooks' artifacts (a notebook selected alone)."""
     nb = _notebook_of(item)
     if nb and nb not in _ready:
         _ready.add(nb)
         from tests.series import ensure_series
+        from utils.tiny import TINY_NAMES, ensure_tiny_model
 
+        for name in TINY_NAMES:  # waits on the build's file lock; builds here only if no other process does
+            ensure_tiny_model(name, verbose=False)
         ensure_series(until=nb[:2])
