@@ -48,16 +48,11 @@ def _notebook_of(item) -> str | None:
 SERIES_GROUP = "series"
 
 
-def _in_workers(config) -> bool:
-    """True when pytest-xdist spreads the tests over worker processes."""
-    return bool(os.environ.get("PYTEST_XDIST_WORKER")) or getattr(config.option, "numprocesses", None) not in (None, 0)
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (it appends them to the test ids)
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(items):
     """Unit tests, then notebooks in order, then the series checks (with workers: the series first, as one group);
     nbval gets time to collect output."""
-    workers = _in_workers(config)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...; unset in one process (collection runs in the workers only)
     for item in items:
         if hasattr(item, "output_timeout"):
             # after a long cell (training in notebook 05) a loaded 2-core machine can take more than nbval's fixed
@@ -74,13 +69,14 @@ def pytest_collection_modifyitems(config, items):
         return (0, "b" if name in NEED_THE_TEACHER_MODEL else "a")  # the others run while the teacher trains
 
     items.sort(key=rank)  # stable: each group keeps its own order
-    if workers:  # the series, whole and in order, to the first free worker; the unit tests to the other
-        series = [item for item in items if rank(item)[0] > 0]
+    if worker:  # the series, whole and in order, to the first free worker; the unit tests to the other
+        unit = [item for item in items if rank(item)[0] == 0]
+        series = items[len(unit):]  # sorted after the unit tests
         for item in series:
             item.add_marker(pytest.mark.xdist_group(SERIES_GROUP))
-        items[:] = series + [item for item in items if rank(item)[0] == 0]
+        items[:] = series + unit
     # every worker collects every test: the first one alone starts the builds
-    if any(_notebook_of(item) for item in items) and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
+    if any(_notebook_of(item) for item in items) and worker in (None, "gw0"):
         _build_tiny_models_in_background()
 
 

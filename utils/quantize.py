@@ -86,8 +86,8 @@ def save_int8(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder
     quantize_int8(model, folder)
     tokenizer.save_pretrained(folder)
     write_json(folder / NOTE, {"method": "ONNX export (utils/onnx_student.py), onnxruntime.quantization."
-                                              "quantize_dynamic: MatMul weights -> int8", "onnxruntime": onnxruntime.__version__,
-                                              "torch": torch.__version__, "source": source})
+                                         "quantize_dynamic: MatMul weights -> int8", "onnxruntime": onnxruntime.__version__,
+                               "torch": torch.__version__, "source": source})
     return folder
 
 
